@@ -1,0 +1,202 @@
+//! Loading a design: files → YAML trees → drydock documents, each checked against its kind's
+//! JSON Schema. Produces every document with its location and the findings of DD000 (parse)
+//! and DD001 (schema). It resolves nothing across documents: that is `model`.
+
+pub mod document;
+pub mod files;
+pub mod schema;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+pub use document::{DocId, Document, Form, Kind};
+pub use files::PathError;
+
+use crate::diag::Finding;
+use crate::source::{FileId, Loc, SourceFile, SourceMap};
+
+/// A loaded design: the text of every file and every drydock document in it.
+#[derive(Debug, Default)]
+pub struct Design {
+    pub sources: SourceMap,
+    /// Drydock documents in file order, then document order. Documents that failed their
+    /// schema are here with `schema_valid == false`.
+    pub documents: Vec<Document>,
+    /// Documents of other tools (`pegleg/…`, `deckhand/…`), skipped.
+    pub foreign: usize,
+    /// DD000 and DD001 findings.
+    pub findings: Vec<Finding>,
+}
+
+impl Design {
+    /// The document whose text contains `loc`, if any.
+    pub fn document_at(&self, loc: Loc) -> Option<&Document> {
+        if loc.is_none() {
+            return None;
+        }
+        // Documents are sorted by (file, start): binary search.
+        let i = self.documents.partition_point(|d| (d.span.file, d.span.start) <= (loc.file, loc.start));
+        let d = self.documents.get(i.checked_sub(1)?)?;
+        (d.span.file == loc.file && loc.start < d.span.start + d.span.len.max(1)).then_some(d)
+    }
+}
+
+/// Load every design file under `paths`. Fails only when a path does not exist or no design
+/// file is found; every problem inside a file is a finding.
+pub fn load(paths: &[PathBuf]) -> Result<Design, PathError> {
+    let (files, issues) = files::discover(paths)?;
+    let mut design = Design::default();
+    for issue in issues {
+        let (path, msg, help) = match issue {
+            files::WalkIssue::SymlinkLoop(p) => (
+                p,
+                "directory reached again through a symbolic link: skipped".to_string(),
+                "this is a symlink loop or a second link to a directory already read; remove the link",
+            ),
+            files::WalkIssue::Unreadable(p, e) => (p, format!("cannot be read: {e}"), "check the permissions"),
+        };
+        let id = design.sources.add(SourceFile::new(path, String::new()));
+        design.findings.push(Finding::warning("DD000", Loc::new(id, 0, 0), msg).help(help));
+    }
+    let mut texts = Vec::with_capacity(files.len());
+    for path in files {
+        let (text, finding) = read(&path);
+        let id = design.sources.add(SourceFile::new(path, text));
+        if let Some((msg, help, offset, sev_error)) = finding {
+            let loc = Loc::new(id, offset, 0);
+            let f = if sev_error { Finding::error("DD000", loc, msg) } else { Finding::warning("DD000", loc, msg) };
+            design.findings.push(f.help(help));
+            if sev_error {
+                continue;
+            }
+        }
+        texts.push(id);
+    }
+    parse_all(&mut design, &texts);
+    Ok(design)
+}
+
+/// Load a design from text (tests, and `-` for standard input).
+pub fn load_str(name: &str, text: &str) -> Design {
+    let mut design = Design::default();
+    let id = design.sources.add(SourceFile::new(PathBuf::from(name), text.to_string()));
+    parse_all(&mut design, &[id]);
+    design
+}
+
+type ReadProblem = (String, &'static str, usize, bool);
+
+/// Read a file as UTF-8 text; on failure the text is what can be shown and the problem says why.
+fn read(path: &Path) -> (String, Option<ReadProblem>) {
+    if let Ok(m) = std::fs::metadata(path)
+        && m.len() as usize > yaml::MAX_FILE_BYTES
+    {
+        let mb = m.len() as f64 / 1e6;
+        return (
+            String::new(),
+            Some((
+                format!("file is {mb:.0} MB; drydock reads design files of up to 64 MiB"),
+                "split the design into several files (a directory is read recursively)",
+                0,
+                true,
+            )),
+        );
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return (String::new(), Some((format!("cannot be read: {e}"), "check the path and its permissions", 0, true))),
+    };
+    if bytes.is_empty() {
+        return (String::new(), Some(("empty file: it holds no documents".into(), "remove the file, or add documents to it", 0, false)));
+    }
+    if let Some(i) = bytes.iter().take(64 * 1024).position(|&b| b == 0) {
+        let text = String::from_utf8_lossy(&bytes[..i.min(4096)]).into_owned();
+        return (text, Some(("binary file (it contains NUL bytes), not YAML".into(), "remove it from the design directory", 0, true)));
+    }
+    match String::from_utf8(bytes) {
+        Ok(t) => (t, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // The lossy text has the same bytes up to the first invalid one.
+            (text, Some(("file is not valid UTF-8".into(), "save the file as UTF-8", at, true)))
+        }
+    }
+}
+
+struct FileResult {
+    documents: Vec<Document>,
+    findings: Vec<Finding>,
+    foreign: usize,
+}
+
+/// Parse, classify, lint and schema-check files in parallel (one thread per core, each with a
+/// parser-sized stack); results are merged in file order so output is deterministic.
+fn parse_all(design: &mut Design, ids: &[FileId]) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let sources = &design.sources;
+    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(yaml::PARSER_STACK_BYTES)
+                    .spawn_scoped(s, || {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&id) = ids.get(i) else { break };
+                            let f = sources.get(id).expect("file id from this map");
+                            mine.push((i, parse_file(id, &f.text)));
+                        }
+                        mine
+                    })
+                    .expect("spawning a parser thread")
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    for (_, r) in results {
+        design.documents.extend(r.documents);
+        design.findings.extend(r.findings);
+        design.foreign += r.foreign;
+    }
+}
+
+fn parse_file(id: FileId, text: &str) -> FileResult {
+    let mut r = FileResult { documents: Vec::new(), findings: Vec::new(), foreign: 0 };
+    let roots = match yaml::parse_documents(id, text) {
+        Ok(d) => d,
+        Err(e) => {
+            r.findings.push(
+                Finding::error("DD000", e.loc, format!("YAML syntax error: {}", e.message))
+                    .help("fix the YAML syntax; no document of this file was read"),
+            );
+            return r;
+        }
+    };
+    if roots.is_empty() && !text.trim().is_empty() {
+        r.findings.push(Finding::warning("DD000", Loc::new(id, 0, 0), "file holds no documents").help("remove the file, or add documents to it"));
+    }
+    let starts: Vec<usize> = roots.iter().map(|n| n.loc.start as usize).collect();
+    for (i, root) in roots.iter().enumerate() {
+        let start = starts[i];
+        let end = starts.get(i + 1).copied().unwrap_or(text.len());
+        let span = Loc::new(id, start, end.saturating_sub(start));
+        document::lint(root, text, &mut r.findings);
+        match document::classify(root, span, &mut r.findings) {
+            document::Classified::Drydock(mut d) => {
+                let key = match d.form {
+                    Form::Envelope => "data",
+                    Form::Legacy => "spec",
+                };
+                d.schema_valid = schema::check(d.kind, &d.data, key, &mut r.findings);
+                r.documents.push(*d);
+            }
+            document::Classified::Foreign => r.foreign += 1,
+            document::Classified::Invalid => {}
+        }
+    }
+    r
+}

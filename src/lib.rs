@@ -1,0 +1,4 @@
+pub mod design;
+pub mod diag;
+pub mod model;
+pub mod source;
