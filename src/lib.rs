@@ -1,5 +1,24 @@
+//! drydock: bare-metal sites from a YAML design to deployed machines.
+//!
+//! # Layout
+//!
+//! Data flows one way: `design` (files → documents with locations, schema-checked) → `model`
+//! (the effective site: inheritance, route domains) → `validate` (every rule, every finding)
+//! → `report` (human, JSON, SARIF, JUnit, GitHub). `cli` sits on top and is the only module
+//! that knows about terminals and exit codes.
+//!
+//! - `source`: file texts and byte locations; line/column only when rendering.
+//! - `diag`: findings (code, severity, message, location, help, affected nodes).
+//! - `design`: loading, YAML trees with spans, document envelopes, JSON Schema checks.
+//! - `model`: the effective site, built from valid documents; never fails, reports nothing.
+//! - `validate`: the rule interface, the registry, one file per rule.
+//! - `report`: renderers of findings.
+//! - `cli`: `drydock validate | rules | explain`.
+
+pub mod cli;
 pub mod design;
 pub mod diag;
 pub mod model;
+pub mod report;
 pub mod source;
 pub mod validate;

@@ -1,0 +1,118 @@
+//! Human output: each finding as a miette diagnostic (code and rule name, message, the source
+//! snippet with the value underlined, related locations, `help:`), then the summary line.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+
+use crate::diag::{Finding, Severity};
+use crate::report::{Input, display_path, list_names};
+use crate::source::FileId;
+
+#[derive(Debug)]
+struct Rendered {
+    code: String,
+    severity: Severity,
+    message: String,
+    help: Option<String>,
+    labels: Vec<LabeledSpan>,
+    source: Option<NamedSource<Arc<str>>>,
+}
+
+impl fmt::Display for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rendered {}
+
+impl Diagnostic for Rendered {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(&self.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() { None } else { Some(Box::new(self.labels.iter().cloned())) }
+    }
+}
+
+pub struct Style {
+    pub color: bool,
+    pub unicode: bool,
+    pub width: usize,
+}
+
+/// Render every finding and the summary line. `quiet` drops warnings and prints errors only.
+pub fn render(input: &Input, style: &Style) -> String {
+    let theme = match (style.unicode, style.color) {
+        (true, true) => GraphicalTheme::unicode(),
+        (true, false) => GraphicalTheme::unicode_nocolor(),
+        (false, true) => GraphicalTheme { characters: miette::ThemeCharacters::ascii(), styles: miette::ThemeStyles::ansi() },
+        (false, false) => GraphicalTheme::none(),
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false).with_context_lines(1);
+    let mut texts: HashMap<FileId, Arc<str>> = HashMap::new();
+    let mut out = String::new();
+    for f in input.findings {
+        let r = rendered(input, f, &mut texts);
+        let _ = handler.render_report(&mut out, &r);
+    }
+    out.push_str(&input.summary());
+    out.push('\n');
+    out
+}
+
+fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -> Rendered {
+    let name = crate::validate::info(f.code).map_or("", |i| i.name);
+    let mut message = f.message.clone();
+    if input.inherited(f) {
+        let what = if f.nodes.len() == 1 { "node" } else { "nodes" };
+        message.push_str(&format!(" (affects {what} {})", list_names(&f.nodes, 5)));
+    }
+    let mut labels = Vec::new();
+    let mut source = None;
+    if let Some(file) = input.design.sources.get(f.loc.file).filter(|_| !f.loc.is_none()) {
+        let text = texts.entry(f.loc.file).or_insert_with(|| Arc::from(file.text.as_str())).clone();
+        labels.push(LabeledSpan::new_primary_with_span(f.label.clone(), span(f.loc.start, f.loc.len, &text)));
+        for r in f.related.iter().filter(|r| r.loc.file == f.loc.file && !r.loc.is_none()) {
+            labels.push(LabeledSpan::new_with_span(Some(r.message.clone()), span(r.loc.start, r.loc.len, &text)));
+        }
+        source = Some(NamedSource::new(display_path(&file.path), text));
+    }
+    // Related locations in other files cannot share one snippet: name them in the help.
+    let mut help = f.help.clone();
+    for r in f.related.iter().filter(|r| r.loc.file != f.loc.file && !r.loc.is_none()) {
+        if let Some(p) = input.position(r.loc) {
+            let line = format!("{}: {}:{}:{}", r.message, p.file, p.line, p.column);
+            help = Some(match help {
+                Some(h) => format!("{h}\n{line}"),
+                None => line,
+            });
+        }
+    }
+    Rendered { code: format!("{}({name})", f.code), severity: f.severity, message, help, labels, source }
+}
+
+/// A span that stays on one line and inside the text (miette draws multi-line spans as a
+/// bracket, which hides the value).
+fn span(start: u32, len: u32, text: &str) -> SourceSpan {
+    let start = (start as usize).min(text.len());
+    let rest = text.get(start..).unwrap_or("");
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    let len = (len as usize).min(line_end);
+    SourceSpan::new(start.into(), len)
+}
