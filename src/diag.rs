@@ -49,7 +49,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(code: &'static str, severity: Severity, loc: Loc, message: impl Into<String>) -> Finding {
+    pub fn new(
+        code: &'static str,
+        severity: Severity,
+        loc: Loc,
+        message: impl Into<String>,
+    ) -> Finding {
         Finding {
             code,
             severity,
@@ -81,7 +86,10 @@ impl Finding {
     }
 
     pub fn related(mut self, loc: Loc, message: impl Into<String>) -> Finding {
-        self.related.push(Related { loc, message: message.into() });
+        self.related.push(Related {
+            loc,
+            message: message.into(),
+        });
         self
     }
 
@@ -119,7 +127,12 @@ pub fn consolidate(mut findings: Vec<Finding>) -> Vec<Finding> {
         f.nodes.dedup();
     }
     out.sort_by(|a, b| {
-        (a.loc.is_none(), a.loc.file, a.loc.start, a.code).cmp(&(b.loc.is_none(), b.loc.file, b.loc.start, b.code))
+        (a.loc.is_none(), a.loc.file, a.loc.start, a.code).cmp(&(
+            b.loc.is_none(),
+            b.loc.file,
+            b.loc.start,
+            b.code,
+        ))
     });
     out
 }

@@ -19,10 +19,18 @@ pub struct Loc {
 }
 
 impl Loc {
-    pub const NONE: Loc = Loc { file: FileId(u32::MAX), start: 0, len: 0 };
+    pub const NONE: Loc = Loc {
+        file: FileId(u32::MAX),
+        start: 0,
+        len: 0,
+    };
 
     pub fn new(file: FileId, start: usize, len: usize) -> Loc {
-        Loc { file, start: start.min(u32::MAX as usize) as u32, len: len.min(u32::MAX as usize) as u32 }
+        Loc {
+            file,
+            start: start.min(u32::MAX as usize) as u32,
+            len: len.min(u32::MAX as usize) as u32,
+        }
     }
 
     pub fn is_none(&self) -> bool {
@@ -42,7 +50,10 @@ impl<T> At<T> {
         At { v, loc }
     }
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> At<U> {
-        At { v: f(self.v), loc: self.loc }
+        At {
+            v: f(self.v),
+            loc: self.loc,
+        }
     }
 }
 
@@ -66,9 +77,16 @@ impl SourceFile {
     pub fn new(path: PathBuf, text: String) -> SourceFile {
         let mut line_starts = vec![0u32];
         line_starts.extend(
-            text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| (i + 1) as u32),
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| (i + 1) as u32),
         );
-        SourceFile { path, text, line_starts }
+        SourceFile {
+            path,
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -79,7 +97,10 @@ impl SourceFile {
         };
         let start = self.line_starts[line] as usize;
         let end = (offset as usize).min(self.text.len());
-        let col = self.text.get(start..end).map_or(end - start, |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..end)
+            .map_or(end - start, |s| s.chars().count());
         (line as u32 + 1, col as u32 + 1)
     }
 
@@ -112,7 +133,10 @@ impl SourceMap {
     }
 
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
     }
 
     pub fn len(&self) -> usize {

@@ -14,7 +14,10 @@ pub fn run(a: Args) -> u8 {
         let i = r.info();
         i.code.eq_ignore_ascii_case(&a.code) || i.name.eq_ignore_ascii_case(&a.code)
     }) else {
-        return usage_error(format!("unknown rule `{}`", a.code), "`drydock rules` lists the rule codes");
+        return usage_error(
+            format!("unknown rule `{}`", a.code),
+            "`drydock rules` lists the rule codes",
+        );
     };
     print!("{}", text(r.info()));
     crate::cli::exit::OK

@@ -22,7 +22,11 @@ pub mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "drydock", version, about = "Bare-metal sites from YAML design to deployed machines: validate, plan, apply")]
+#[command(
+    name = "drydock",
+    version,
+    about = "Bare-metal sites from YAML design to deployed machines: validate, plan, apply"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,7 +55,9 @@ impl ColorChoice {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         }
     }
 }
@@ -62,7 +68,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     let code = match cli.command {

@@ -22,9 +22,21 @@ pub fn table(markdown: bool) -> String {
     for r in validate::all_rules() {
         let i = r.info();
         if markdown {
-            s.push_str(&format!("| {} | {} | {} | {} |\n", i.code, i.name, i.severity.as_str(), i.summary));
+            s.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                i.code,
+                i.name,
+                i.severity.as_str(),
+                i.summary
+            ));
         } else {
-            s.push_str(&format!("{:<7} {:<21} {:<8} {}\n", i.code, i.name, i.severity.as_str(), i.summary));
+            s.push_str(&format!(
+                "{:<7} {:<21} {:<8} {}\n",
+                i.code,
+                i.name,
+                i.severity.as_str(),
+                i.summary
+            ));
         }
     }
     s

@@ -50,7 +50,10 @@ pub struct Args {
 pub fn run(a: Args) -> u8 {
     for code in a.rules.iter().chain(&a.skip) {
         if validate::rule(code).is_none() {
-            return usage_error(format!("unknown rule `{code}`"), "`drydock rules` lists the rule codes");
+            return usage_error(
+                format!("unknown rule `{code}`"),
+                "`drydock rules` lists the rule codes",
+            );
         }
     }
     let design = match crate::design::load(&a.paths) {
@@ -64,24 +67,48 @@ pub fn run(a: Args) -> u8 {
             "point drydock at the directory that holds the site's YAML documents",
         );
     }
-    let options = Options { only: a.rules.clone(), skip: a.skip.clone(), catalog: Some(Catalog::simulator()) };
+    let options = Options {
+        only: a.rules.clone(),
+        skip: a.skip.clone(),
+        catalog: Some(Catalog::simulator()),
+    };
     let result = validate::validate(&design, &options);
     let rules_run: Vec<&'static str> = validate::all_rules()
         .iter()
         .map(|r| r.info().code)
-        .filter(|c| (a.rules.is_empty() || a.rules.iter().any(|r| r.eq_ignore_ascii_case(c))) && !a.skip.iter().any(|s| s.eq_ignore_ascii_case(c)))
+        .filter(|c| {
+            (a.rules.is_empty() || a.rules.iter().any(|r| r.eq_ignore_ascii_case(c)))
+                && !a.skip.iter().any(|s| s.eq_ignore_ascii_case(c))
+        })
         .collect();
     let shown: Vec<_> = if a.quiet && a.format == Format::Human {
-        result.findings.iter().filter(|f| f.is_error()).cloned().collect()
+        result
+            .findings
+            .iter()
+            .filter(|f| f.is_error())
+            .cloned()
+            .collect()
     } else {
         result.findings.clone()
     };
-    let input = report::Input { design: &design, findings: &shown, rules_run: &rules_run, deny_warnings: a.deny_warnings };
+    let input = report::Input {
+        design: &design,
+        findings: &shown,
+        rules_run: &rules_run,
+        deny_warnings: a.deny_warnings,
+    };
     let text = match a.format {
         Format::Human => {
             let color = a.color.enabled();
             let width = terminal_width();
-            let mut t = report::human::render(&input, &report::human::Style { color, unicode: color, width });
+            let mut t = report::human::render(
+                &input,
+                &report::human::Style {
+                    color,
+                    unicode: color,
+                    width,
+                },
+            );
             if a.quiet && result.errors() == 0 {
                 t.clear();
             }
@@ -100,5 +127,8 @@ pub fn run(a: Args) -> u8 {
 }
 
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
 }

@@ -131,9 +131,13 @@ pub fn classify(root: &Node, span: Loc, out: &mut Vec<Finding>) -> Classified {
         };
         if version != Some("v1") || parts.next().is_some() {
             out.push(
-                Finding::error("DD000", schema.loc, format!("unsupported document schema `{s}`"))
-                    .label("only v1 exists")
-                    .help(format!("write `schema: drydock/{k}/v1`")),
+                Finding::error(
+                    "DD000",
+                    schema.loc,
+                    format!("unsupported document schema `{s}`"),
+                )
+                .label("only v1 exists")
+                .help(format!("write `schema: drydock/{k}/v1`")),
             );
             return Classified::Invalid;
         }
@@ -155,13 +159,20 @@ pub fn classify(root: &Node, span: Loc, out: &mut Vec<Finding>) -> Classified {
         }
         let Some(kind) = map.get("kind") else {
             out.push(
-                Finding::error("DD001", root.loc, "document with `apiVersion: drydock/v1` has no `kind`")
-                    .help("add `kind: <Kind>`, e.g. `kind: BaremetalNode`"),
+                Finding::error(
+                    "DD001",
+                    root.loc,
+                    "document with `apiVersion: drydock/v1` has no `kind`",
+                )
+                .help("add `kind: <Kind>`, e.g. `kind: BaremetalNode`"),
             );
             return Classified::Invalid;
         };
         let Some(k) = kind.as_str().and_then(Kind::parse) else {
-            out.push(unknown_kind(kind.loc, &kind.scalar_text().unwrap_or_default()));
+            out.push(unknown_kind(
+                kind.loc,
+                &kind.scalar_text().unwrap_or_default(),
+            ));
             return Classified::Invalid;
         };
         unwrap(k, Form::Legacy, root, map, "spec", span, out)
@@ -175,17 +186,36 @@ pub fn classify(root: &Node, span: Loc, out: &mut Vec<Finding>) -> Classified {
 }
 
 fn schema_not_string(n: &Node) -> Finding {
-    Finding::error("DD000", n.loc, format!("the document schema must be a string, found a {}", n.type_name()))
-        .help("write `schema: drydock/<Kind>/v1`")
+    Finding::error(
+        "DD000",
+        n.loc,
+        format!(
+            "the document schema must be a string, found a {}",
+            n.type_name()
+        ),
+    )
+    .help("write `schema: drydock/<Kind>/v1`")
 }
 
 fn unknown_kind(loc: Loc, kind: &str) -> Finding {
     let kinds = Kind::ALL.map(Kind::as_str).join(", ");
-    Finding::error("DD000", loc, format!("unknown drydock document kind `{kind}`"))
-        .help(format!("the kinds are {kinds}"))
+    Finding::error(
+        "DD000",
+        loc,
+        format!("unknown drydock document kind `{kind}`"),
+    )
+    .help(format!("the kinds are {kinds}"))
 }
 
-fn unwrap(kind: Kind, form: Form, root: &Node, map: &Map, data_key: &str, span: Loc, out: &mut Vec<Finding>) -> Classified {
+fn unwrap(
+    kind: Kind,
+    form: Form,
+    root: &Node,
+    map: &Map,
+    data_key: &str,
+    span: Loc,
+    out: &mut Vec<Finding>,
+) -> Classified {
     let meta = map.get("metadata");
     let name = meta.and_then(|m| m.get("name"));
     let name = match name {
@@ -202,30 +232,50 @@ fn unwrap(kind: Kind, form: Form, root: &Node, map: &Map, data_key: &str, span: 
         None => {
             let loc = meta.map_or(root.loc, |m| m.loc);
             out.push(
-                Finding::error("DD001", loc, format!("{kind} document has no `metadata.name`"))
-                    .help("add `metadata:` with `schema: metadata/Document/v1` and `name: <name>`"),
+                Finding::error(
+                    "DD001",
+                    loc,
+                    format!("{kind} document has no `metadata.name`"),
+                )
+                .help("add `metadata:` with `schema: metadata/Document/v1` and `name: <name>`"),
             );
             return Classified::Invalid;
         }
     };
     let Some(data) = map.get(data_key) else {
         out.push(
-            Finding::error("DD001", name.loc, format!("{kind} `{}` has no `{data_key}`", name.v))
-                .help(format!("add `{data_key}:` with the {kind}'s fields (see `drydock explain DD001`)")),
+            Finding::error(
+                "DD001",
+                name.loc,
+                format!("{kind} `{}` has no `{data_key}`", name.v),
+            )
+            .help(format!(
+                "add `{data_key}:` with the {kind}'s fields (see `drydock explain DD001`)"
+            )),
         );
         return Classified::Invalid;
     };
     if !matches!(data.value, Value::Map(_)) {
         out.push(
-            Finding::error("DD001", data.loc, format!("`{data_key}` must be a mapping, found a {}", data.type_name()))
-                .help(format!("write the {kind}'s fields under `{data_key}:`")),
+            Finding::error(
+                "DD001",
+                data.loc,
+                format!(
+                    "`{data_key}` must be a mapping, found a {}",
+                    data.type_name()
+                ),
+            )
+            .help(format!("write the {kind}'s fields under `{data_key}:`")),
         );
         return Classified::Invalid;
     }
     let mut labels = Vec::new();
     if let Some(l) = meta.and_then(|m| m.get("labels")).and_then(Node::as_map) {
         for (k, v) in l.iter() {
-            labels.push((At::new(k.name.clone(), k.loc), At::new(v.scalar_text().unwrap_or_default(), v.loc)));
+            labels.push((
+                At::new(k.name.clone(), k.loc),
+                At::new(v.scalar_text().unwrap_or_default(), v.loc),
+            ));
         }
     }
     Classified::Drydock(Box::new(Document {
@@ -248,13 +298,23 @@ pub fn lint(root: &Node, text: &str, out: &mut Vec<Finding>) {
         Value::Str(s) if is_plain(n, text) => {
             if is_yaml11_bool(s) {
                 out.push(
-                    Finding::warning("DD000", n.loc, format!("unquoted `{s}` is a string here but a boolean to YAML 1.1 tools"))
-                        .help(format!("quote it (`'{s}'`) if you mean the string, or write `true`/`false`")),
+                    Finding::warning(
+                        "DD000",
+                        n.loc,
+                        format!("unquoted `{s}` is a string here but a boolean to YAML 1.1 tools"),
+                    )
+                    .help(format!(
+                        "quote it (`'{s}'`) if you mean the string, or write `true`/`false`"
+                    )),
                 );
             } else if looks_like_mac(s) {
                 out.push(
-                    Finding::warning("DD000", n.loc, "unquoted MAC address: YAML 1.1 tools may read it as a number")
-                        .help(format!("quote it: `'{s}'`")),
+                    Finding::warning(
+                        "DD000",
+                        n.loc,
+                        "unquoted MAC address: YAML 1.1 tools may read it as a number",
+                    )
+                    .help(format!("quote it: `'{s}'`")),
                 );
             }
         }
@@ -262,25 +322,69 @@ pub fn lint(root: &Node, text: &str, out: &mut Vec<Finding>) {
     });
 }
 
+/// Whether a key names a secret (BMC credentials, passwords, API keys, tokens).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "credential",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// Locations of secret values written in a document (not `env:`/`file:` references), so that
+/// renderers can mask them in source snippets.
+pub fn secrets(root: &Node, out: &mut Vec<Loc>) {
+    root.walk(None, &mut |key, n| {
+        if let (Some(k), Some(text)) = (key, n.scalar_text())
+            && is_secret_key(&k.name)
+            && !text.starts_with("env:")
+            && !text.starts_with("file:")
+        {
+            out.push(n.loc);
+        }
+    });
+}
+
 fn duplicate_keys(m: &Map, out: &mut Vec<Finding>) {
-    let mut seen: std::collections::HashMap<&str, Loc> = std::collections::HashMap::with_capacity(m.len());
+    let mut seen: std::collections::HashMap<&str, Loc> =
+        std::collections::HashMap::with_capacity(m.len());
     for (k, _) in &m.0 {
         if let Some(first) = seen.insert(k.name.as_str(), k.loc) {
             out.push(
-                Finding::warning("DD000", k.loc, format!("duplicate key `{}`: this value replaces the earlier one", k.name))
-                    .related(first, "first written here")
-                    .help("remove one of the two entries"),
+                Finding::warning(
+                    "DD000",
+                    k.loc,
+                    format!(
+                        "duplicate key `{}`: this value replaces the earlier one",
+                        k.name
+                    ),
+                )
+                .related(first, "first written here")
+                .help("remove one of the two entries"),
             );
         }
     }
 }
 
 fn is_plain(n: &Node, text: &str) -> bool {
-    !matches!(text.as_bytes().get(n.loc.start as usize), Some(b'\'' | b'"' | b'|' | b'>'))
+    !matches!(
+        text.as_bytes().get(n.loc.start as usize),
+        Some(b'\'' | b'"' | b'|' | b'>')
+    )
 }
 
 fn is_yaml11_bool(s: &str) -> bool {
-    matches!(s, "yes" | "Yes" | "YES" | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF")
+    matches!(
+        s,
+        "yes" | "Yes" | "YES" | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF"
+    )
 }
 
 /// Six groups of two hex digits separated by `:`, at least one of them all digits: the form
@@ -289,7 +393,13 @@ fn is_yaml11_bool(s: &str) -> bool {
 fn looks_like_mac(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 17
-        && b.iter().enumerate().all(|(i, c)| if i % 3 == 2 { *c == b':' } else { c.is_ascii_hexdigit() })
+        && b.iter().enumerate().all(|(i, c)| {
+            if i % 3 == 2 {
+                *c == b':'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 #[cfg(test)]
@@ -310,10 +420,15 @@ mod tests {
 
     #[test]
     fn envelope_and_legacy_forms() {
-        let (d, f) = check("schema: drydock/Network/v1\nmetadata: {name: mgmt}\ndata: {cidr: 10.0.0.0/24}\n");
+        let (d, f) = check(
+            "schema: drydock/Network/v1\nmetadata: {name: mgmt}\ndata: {cidr: 10.0.0.0/24}\n",
+        );
         assert!(f.is_empty());
         let d = d.unwrap();
-        assert_eq!((d.kind, d.name.v.as_str(), d.form), (Kind::Network, "mgmt", Form::Envelope));
+        assert_eq!(
+            (d.kind, d.name.v.as_str(), d.form),
+            (Kind::Network, "mgmt", Form::Envelope)
+        );
         let (d, f) = check("apiVersion: drydock/v1\nkind: Rack\nmetadata: {name: r1}\nspec: {}\n");
         assert!(f.is_empty());
         assert_eq!(d.unwrap().form, Form::Legacy);
@@ -321,8 +436,15 @@ mod tests {
 
     #[test]
     fn foreign_documents_are_skipped() {
-        let docs = parse_documents(FileId(0), "schema: pegleg/SiteDefinition/v1\nmetadata: {}\ndata: {}\n").unwrap();
-        assert!(matches!(classify(&docs[0], Loc::NONE, &mut vec![]), Classified::Foreign));
+        let docs = parse_documents(
+            FileId(0),
+            "schema: pegleg/SiteDefinition/v1\nmetadata: {}\ndata: {}\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            classify(&docs[0], Loc::NONE, &mut vec![]),
+            Classified::Foreign
+        ));
     }
 
     #[test]
@@ -336,7 +458,9 @@ mod tests {
 
     #[test]
     fn yaml_traps_are_warned() {
-        let (_, f) = check("schema: drydock/Network/v1\nmetadata: {name: x}\ndata:\n  a: yes\n  b: 'yes'\n  c: 52:54:00:00:00:01\n  d: '52:54:00:00:00:01'\n  a: 1\n");
+        let (_, f) = check(
+            "schema: drydock/Network/v1\nmetadata: {name: x}\ndata:\n  a: yes\n  b: 'yes'\n  c: 52:54:00:00:00:01\n  d: '52:54:00:00:00:01'\n  a: 1\n",
+        );
         let msgs: Vec<_> = f.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(f.len(), 3, "{msgs:?}");
         assert!(f.iter().all(|f| f.code == "DD000" && !f.is_error()));

@@ -57,7 +57,12 @@ fn is_yaml(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
-fn walk(dir: &Path, seen: &mut HashSet<PathBuf>, found: &mut Vec<PathBuf>, issues: &mut Vec<WalkIssue>) {
+fn walk(
+    dir: &Path,
+    seen: &mut HashSet<PathBuf>,
+    found: &mut Vec<PathBuf>,
+    issues: &mut Vec<WalkIssue>,
+) {
     // Directories are identified by their canonical path, so a symlink back up the tree is
     // entered once and reported instead of followed forever.
     if !seen.insert(canonical(dir)) {
@@ -77,7 +82,11 @@ fn walk(dir: &Path, seen: &mut HashSet<PathBuf>, found: &mut Vec<PathBuf>, issue
         match std::fs::metadata(&p) {
             Ok(m) if m.is_dir() => {
                 // Hidden directories (.git, .ci) hold no design.
-                if !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+                if !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+                {
                     walk(&p, seen, found, issues);
                 }
             }
@@ -104,7 +113,10 @@ mod tests {
         #[cfg(unix)]
         std::os::unix::fs::symlink(r, r.join("b/loop")).unwrap();
         let (files, issues) = discover(&[r.to_path_buf()]).unwrap();
-        let names: Vec<_> = files.iter().map(|f| f.strip_prefix(r).unwrap().to_str().unwrap().to_string()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.strip_prefix(r).unwrap().to_str().unwrap().to_string())
+            .collect();
         assert_eq!(names, ["a.yaml", "b/c/z.yml"]);
         #[cfg(unix)]
         assert!(matches!(&issues[..], [WalkIssue::SymlinkLoop(_)]));
@@ -112,6 +124,9 @@ mod tests {
 
     #[test]
     fn missing_path_is_an_error() {
-        assert!(matches!(discover(&["/nonexistent/x".into()]), Err(PathError::Missing(_))));
+        assert!(matches!(
+            discover(&["/nonexistent/x".into()]),
+            Err(PathError::Missing(_))
+        ));
     }
 }

@@ -26,6 +26,8 @@ pub struct Design {
     pub foreign: usize,
     /// DD000 and DD001 findings.
     pub findings: Vec<Finding>,
+    /// Where secret values (literal credentials) are written: renderers mask them.
+    pub secrets: Vec<Loc>,
 }
 
 impl Design {
@@ -35,7 +37,9 @@ impl Design {
             return None;
         }
         // Documents are sorted by (file, start): binary search.
-        let i = self.documents.partition_point(|d| (d.span.file, d.span.start) <= (loc.file, loc.start));
+        let i = self
+            .documents
+            .partition_point(|d| (d.span.file, d.span.start) <= (loc.file, loc.start));
         let d = self.documents.get(i.checked_sub(1)?)?;
         (d.span.file == loc.file && loc.start < d.span.start + d.span.len.max(1)).then_some(d)
     }
@@ -53,10 +57,14 @@ pub fn load(paths: &[PathBuf]) -> Result<Design, PathError> {
                 "directory reached again through a symbolic link: skipped".to_string(),
                 "this is a symlink loop or a second link to a directory already read; remove the link",
             ),
-            files::WalkIssue::Unreadable(p, e) => (p, format!("cannot be read: {e}"), "check the permissions"),
+            files::WalkIssue::Unreadable(p, e) => {
+                (p, format!("cannot be read: {e}"), "check the permissions")
+            }
         };
         let id = design.sources.add(SourceFile::new(path, String::new()));
-        design.findings.push(Finding::warning("DD000", Loc::new(id, 0, 0), msg).help(help));
+        design
+            .findings
+            .push(Finding::warning("DD000", Loc::new(id, 0, 0), msg).help(help));
     }
     let mut texts = Vec::with_capacity(files.len());
     for path in files {
@@ -64,7 +72,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Design, PathError> {
         let id = design.sources.add(SourceFile::new(path, text));
         if let Some((msg, help, offset, sev_error)) = finding {
             let loc = Loc::new(id, offset, 0);
-            let f = if sev_error { Finding::error("DD000", loc, msg) } else { Finding::warning("DD000", loc, msg) };
+            let f = if sev_error {
+                Finding::error("DD000", loc, msg)
+            } else {
+                Finding::warning("DD000", loc, msg)
+            };
             design.findings.push(f.help(help));
             if sev_error {
                 continue;
@@ -79,7 +91,9 @@ pub fn load(paths: &[PathBuf]) -> Result<Design, PathError> {
 /// Load a design from text (tests, and `-` for standard input).
 pub fn load_str(name: &str, text: &str) -> Design {
     let mut design = Design::default();
-    let id = design.sources.add(SourceFile::new(PathBuf::from(name), text.to_string()));
+    let id = design
+        .sources
+        .add(SourceFile::new(PathBuf::from(name), text.to_string()));
     parse_all(&mut design, &[id]);
     design
 }
@@ -104,14 +118,40 @@ fn read(path: &Path) -> (String, Option<ReadProblem>) {
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => return (String::new(), Some((format!("cannot be read: {e}"), "check the path and its permissions", 0, true))),
+        Err(e) => {
+            return (
+                String::new(),
+                Some((
+                    format!("cannot be read: {e}"),
+                    "check the path and its permissions",
+                    0,
+                    true,
+                )),
+            );
+        }
     };
     if bytes.is_empty() {
-        return (String::new(), Some(("empty file: it holds no documents".into(), "remove the file, or add documents to it", 0, false)));
+        return (
+            String::new(),
+            Some((
+                "empty file: it holds no documents".into(),
+                "remove the file, or add documents to it",
+                0,
+                false,
+            )),
+        );
     }
     if let Some(i) = bytes.iter().take(64 * 1024).position(|&b| b == 0) {
         let text = String::from_utf8_lossy(&bytes[..i.min(4096)]).into_owned();
-        return (text, Some(("binary file (it contains NUL bytes), not YAML".into(), "remove it from the design directory", 0, true)));
+        return (
+            text,
+            Some((
+                "binary file (it contains NUL bytes), not YAML".into(),
+                "remove it from the design directory",
+                0,
+                true,
+            )),
+        );
     }
     match String::from_utf8(bytes) {
         Ok(t) => (t, None),
@@ -119,7 +159,15 @@ fn read(path: &Path) -> (String, Option<ReadProblem>) {
             let at = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
             // The lossy text has the same bytes up to the first invalid one.
-            (text, Some(("file is not valid UTF-8".into(), "save the file as UTF-8", at, true)))
+            (
+                text,
+                Some((
+                    "file is not valid UTF-8".into(),
+                    "save the file as UTF-8",
+                    at,
+                    true,
+                )),
+            )
         }
     }
 }
@@ -127,13 +175,17 @@ fn read(path: &Path) -> (String, Option<ReadProblem>) {
 struct FileResult {
     documents: Vec<Document>,
     findings: Vec<Finding>,
+    secrets: Vec<Loc>,
     foreign: usize,
 }
 
 /// Parse, classify, lint and schema-check files in parallel (one thread per core, each with a
 /// parser-sized stack); results are merged in file order so output is deterministic.
 fn parse_all(design: &mut Design, ids: &[FileId]) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len()).max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(ids.len())
+        .max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let sources = &design.sources;
     let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
@@ -154,18 +206,27 @@ fn parse_all(design: &mut Design, ids: &[FileId]) {
                     .expect("spawning a parser thread")
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     });
     results.sort_by_key(|(i, _)| *i);
     for (_, r) in results {
         design.documents.extend(r.documents);
         design.findings.extend(r.findings);
+        design.secrets.extend(r.secrets);
         design.foreign += r.foreign;
     }
 }
 
 fn parse_file(id: FileId, text: &str) -> FileResult {
-    let mut r = FileResult { documents: Vec::new(), findings: Vec::new(), foreign: 0 };
+    let mut r = FileResult {
+        documents: Vec::new(),
+        findings: Vec::new(),
+        secrets: Vec::new(),
+        foreign: 0,
+    };
     let roots = match yaml::parse_documents(id, text) {
         Ok(d) => d,
         Err(e) => {
@@ -177,7 +238,10 @@ fn parse_file(id: FileId, text: &str) -> FileResult {
         }
     };
     if roots.is_empty() && !text.trim().is_empty() {
-        r.findings.push(Finding::warning("DD000", Loc::new(id, 0, 0), "file holds no documents").help("remove the file, or add documents to it"));
+        r.findings.push(
+            Finding::warning("DD000", Loc::new(id, 0, 0), "file holds no documents")
+                .help("remove the file, or add documents to it"),
+        );
     }
     let starts: Vec<usize> = roots.iter().map(|n| n.loc.start as usize).collect();
     for (i, root) in roots.iter().enumerate() {
@@ -185,6 +249,7 @@ fn parse_file(id: FileId, text: &str) -> FileResult {
         let end = starts.get(i + 1).copied().unwrap_or(text.len());
         let span = Loc::new(id, start, end.saturating_sub(start));
         document::lint(root, text, &mut r.findings);
+        document::secrets(root, &mut r.secrets);
         match document::classify(root, span, &mut r.findings) {
             document::Classified::Drydock(mut d) => {
                 let key = match d.form {

@@ -5,9 +5,9 @@
 
 use std::sync::OnceLock;
 
-use jsonschema::paths::LocationSegment;
-use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::paths::LocationSegment;
 use serde_json::Value as J;
 
 use crate::design::document::Kind;
@@ -42,12 +42,15 @@ fn compiled(kind: Kind) -> &'static Compiled {
             .map(|&k| {
                 // The schemas are part of the binary and covered by tests: a broken one is a
                 // build defect, not a user error.
-                let json: J = serde_json::from_str(schema_text(k)).expect("embedded schema is JSON");
+                let json: J =
+                    serde_json::from_str(schema_text(k)).expect("embedded schema is JSON");
                 let validator = jsonschema::options()
                     .offline()
                     .with_draft(jsonschema::Draft::Draft202012)
                     .should_validate_formats(true)
-                    .with_format("drydock-ip", |s: &str| s.parse::<std::net::IpAddr>().is_ok())
+                    .with_format("drydock-ip", |s: &str| {
+                        s.parse::<std::net::IpAddr>().is_ok()
+                    })
                     .with_format("drydock-cidr", is_cidr)
                     .with_format("drydock-mac", is_mac)
                     .build(&json)
@@ -56,7 +59,10 @@ fn compiled(kind: Kind) -> &'static Compiled {
             })
             .collect()
     });
-    &all[Kind::ALL.iter().position(|&k| k == kind).expect("every kind has a schema")]
+    &all[Kind::ALL
+        .iter()
+        .position(|&k| k == kind)
+        .expect("every kind has a schema")]
 }
 
 fn is_cidr(s: &str) -> bool {
@@ -72,7 +78,14 @@ fn is_cidr(s: &str) -> bool {
 
 pub fn is_mac(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 17 && b.iter().enumerate().all(|(i, c)| if i % 3 == 2 { *c == b':' || *c == b'-' } else { c.is_ascii_hexdigit() })
+    b.len() == 17
+        && b.iter().enumerate().all(|(i, c)| {
+            if i % 3 == 2 {
+                *c == b':' || *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 /// Validate a document's data; every violation becomes a DD001 finding at its location.
@@ -135,7 +148,23 @@ fn schema_object<'a>(schema: &'a J, schema_path: &str) -> Option<&'a J> {
     Some(cur)
 }
 
-fn describe(kind: Kind, schema: &J, e: &jsonschema::ValidationError, node: &Node, path: &str) -> Finding {
+fn describe(
+    kind: Kind,
+    schema: &J,
+    e: &jsonschema::ValidationError,
+    node: &Node,
+    path: &str,
+) -> Finding {
+    // A secret's value never appears in a message, even when it is the offending value.
+    let secret = path
+        .rsplit('.')
+        .next()
+        .is_some_and(crate::design::document::is_secret_key);
+    let shown = if secret {
+        "<redacted>".to_string()
+    } else {
+        e.instance().to_string()
+    };
     let obj = schema_object(schema, e.schema_path().as_str());
     let description = obj.and_then(|o| o.get("description")).and_then(J::as_str);
     let f = match e.kind() {
@@ -146,9 +175,20 @@ fn describe(kind: Kind, schema: &J, e: &jsonschema::ValidationError, node: &Node
                 .map(|p| p.keys().map(String::as_str).collect())
                 .unwrap_or_default();
             let key = unexpected.first().map(String::as_str).unwrap_or("");
-            let loc = node.as_map().and_then(|m| m.entry(key)).map_or(node.loc, |(k, _)| k.loc);
-            let keys = unexpected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-            let mut f = Finding::error("DD001", loc, format!("unknown key {keys} in `{path}` of {kind}"));
+            let loc = node
+                .as_map()
+                .and_then(|m| m.entry(key))
+                .map_or(node.loc, |(k, _)| k.loc);
+            let keys = unexpected
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut f = Finding::error(
+                "DD001",
+                loc,
+                format!("unknown key {keys} in `{path}` of {kind}"),
+            );
             if !allowed.is_empty() {
                 f = f.help(format!("the keys allowed here are: {}", allowed.join(", ")));
             }
@@ -156,27 +196,53 @@ fn describe(kind: Kind, schema: &J, e: &jsonschema::ValidationError, node: &Node
         }
         ValidationErrorKind::Required { property } => {
             let p = property.as_str().unwrap_or("?");
-            Finding::error("DD001", node.loc, format!("`{path}` of {kind} is missing the required field `{p}`"))
-                .help(format!("add `{p}:`"))
+            Finding::error(
+                "DD001",
+                node.loc,
+                format!("`{path}` of {kind} is missing the required field `{p}`"),
+            )
+            .help(format!("add `{p}:`"))
         }
         ValidationErrorKind::Type { kind: expected } => {
             let exp = type_name(expected);
             let mut f = Finding::error(
                 "DD001",
                 node.loc,
-                format!("`{path}` must be {exp}, found {}", article(node.type_name())),
+                format!(
+                    "`{path}` must be {exp}, found {}",
+                    article(node.type_name())
+                ),
             );
-            if exp.contains("string") && matches!(node.value, Value::Int(_) | Value::Float(_) | Value::Bool(_)) {
-                f = f.help(format!("quote the value: '{}'", node.scalar_text().unwrap_or_default()));
+            if exp.contains("string")
+                && matches!(node.value, Value::Int(_) | Value::Float(_) | Value::Bool(_))
+            {
+                let v = if secret {
+                    "<redacted>".to_string()
+                } else {
+                    node.scalar_text().unwrap_or_default()
+                };
+                f = f.help(format!("quote the value: '{v}'"));
             } else if matches!(node.value, Value::Null) {
                 f = f.help("give it a value, or remove the key");
             }
             f
         }
         ValidationErrorKind::Enum { options } => {
-            let opts = options.as_array().map(|a| a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
-            Finding::error("DD001", node.loc, format!("`{path}` has value {}, which is not allowed", e.instance()))
-                .help(format!("use one of: {opts}"))
+            let opts = options
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            Finding::error(
+                "DD001",
+                node.loc,
+                format!("`{path}` has value {shown}, which is not allowed"),
+            )
+            .help(format!("use one of: {opts}"))
         }
         ValidationErrorKind::Format { format } => {
             let what = match format.as_str() {
@@ -185,9 +251,18 @@ fn describe(kind: Kind, schema: &J, e: &jsonschema::ValidationError, node: &Node
                 "drydock-mac" => "a MAC address such as '52:54:00:12:34:56'",
                 _ => format.as_str(),
             };
-            Finding::error("DD001", node.loc, format!("`{path}` is {}, not {what}", e.instance()))
-                .help(format!("write {what}"))
+            Finding::error(
+                "DD001",
+                node.loc,
+                format!("`{path}` is {shown}, not {what}"),
+            )
+            .help(format!("write {what}"))
         }
+        _ if secret => Finding::error(
+            "DD001",
+            node.loc,
+            format!("`{path}` is not valid (value redacted)"),
+        ),
         _ => Finding::error("DD001", node.loc, format!("`{path}`: {e}")),
     };
     match (description, f.help.is_some()) {

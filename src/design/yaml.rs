@@ -54,11 +54,15 @@ impl Map {
     /// Entries with duplicates removed (the last one of each key wins, at its own position).
     pub fn iter(&self) -> impl Iterator<Item = &(Key, Node)> {
         let n = self.0.len();
-        self.0.iter().enumerate().filter(move |(i, (k, _))| {
-            // Maps in designs are small; the quadratic look-ahead only runs past 16 entries
-            // when a duplicate exists, which is rare and reported.
-            n < 2 || !self.0[i + 1..].iter().any(|(k2, _)| k2.name == k.name)
-        }).map(|(_, e)| e)
+        self.0
+            .iter()
+            .enumerate()
+            .filter(move |(i, (k, _))| {
+                // Maps in designs are small; the quadratic look-ahead only runs past 16 entries
+                // when a duplicate exists, which is rare and reported.
+                n < 2 || !self.0[i + 1..].iter().any(|(k2, _)| k2.name == k.name)
+            })
+            .map(|(_, e)| e)
     }
 
     pub fn len(&self) -> usize {
@@ -230,13 +234,38 @@ pub fn parse_documents(file: FileId, text: &str) -> Result<Vec<Node>, ParseError
     }
     CURRENT_FILE.with(|c| c.set(file));
     serde_saphyr::from_str_multiple_with_options::<Node, Vec<Node>>(text, opts).map_err(|e| {
+        // Errors carry line and column, not always a byte offset: compute it from the text.
         let loc = e
             .location()
             .filter(|l| l.line() > 0)
-            .map(|l| loc_of(&l))
-            .unwrap_or(Loc::new(file, 0, 0));
-        ParseError { message: clean_message(&e), loc }
+            .map_or(Loc::new(file, 0, 0), |l| match l.span().byte_offset() {
+                Some(o) => Loc::new(file, o as usize, 0),
+                None => Loc::new(
+                    file,
+                    offset_of(text, l.line() as usize, l.column() as usize),
+                    0,
+                ),
+            });
+        ParseError {
+            message: clean_message(&e),
+            loc,
+        }
     })
+}
+
+/// Byte offset of a 1-based line and (character) column.
+fn offset_of(text: &str, line: usize, col: usize) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = text.get(start..).unwrap_or("");
+    start
+        + rest
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
 }
 
 fn clean_message(e: &serde_saphyr::Error) -> String {
@@ -262,7 +291,10 @@ fn loc_of(l: &serde_saphyr::Location) -> Loc {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
         let s = Spanned::<Value>::deserialize(d)?;
-        Ok(Node { loc: loc_of(&s.referenced), value: s.value })
+        Ok(Node {
+            loc: loc_of(&s.referenced),
+            value: s.value,
+        })
     }
 }
 
@@ -343,7 +375,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
         let mut m = Vec::with_capacity(a.size_hint().unwrap_or(0).min(1024));
         while let Some(k) = a.next_key::<Spanned<KeyText>>()? {
-            let key = Key { name: k.value.0, loc: loc_of(&k.referenced) };
+            let key = Key {
+                name: k.value.0,
+                loc: loc_of(&k.referenced),
+            };
             let v = a.next_value::<Node>()?;
             m.push((key, v));
         }
@@ -384,7 +419,10 @@ mod tests {
     fn yaml_1_2_typing() {
         let docs = parse("a: yes\nb: 52:54:00:12:34:56\nc: '100'\nd: 100\n");
         assert_eq!(docs[0].get("a").unwrap().as_str(), Some("yes"));
-        assert_eq!(docs[0].get("b").unwrap().as_str(), Some("52:54:00:12:34:56"));
+        assert_eq!(
+            docs[0].get("b").unwrap().as_str(),
+            Some("52:54:00:12:34:56")
+        );
         assert_eq!(docs[0].get("c").unwrap().as_str(), Some("100"));
         assert_eq!(docs[0].get("d").unwrap().as_i64(), Some(100));
     }
@@ -409,9 +447,13 @@ mod tests {
         on_parser_stack(|| {
             let t = "[".repeat(10_000);
             assert!(parse_documents(FileId(0), &t).is_err());
-            let t = (0..200).map(|i| format!("{}k:\n", "  ".repeat(i))).collect::<String>();
+            let t = (0..200)
+                .map(|i| format!("{}k:\n", "  ".repeat(i)))
+                .collect::<String>();
             assert!(parse_documents(FileId(0), &t).is_err());
-            let t = (0..60).map(|i| format!("{}k:\n", "  ".repeat(i))).collect::<String>();
+            let t = (0..60)
+                .map(|i| format!("{}k:\n", "  ".repeat(i)))
+                .collect::<String>();
             assert!(parse_documents(FileId(0), &t).is_ok());
         });
     }

@@ -42,7 +42,8 @@ pub struct Filter {
 }
 
 fn any_label(have: &[Pair], want: &[Pair]) -> bool {
-    want.iter().any(|(k, v)| have.iter().any(|(hk, hv)| hk.v == k.v && hv.v == v.v))
+    want.iter()
+        .any(|(k, v)| have.iter().any(|(hk, hv)| hk.v == k.v && hv.v == v.v))
 }
 
 impl Filter {
@@ -55,7 +56,11 @@ impl Filter {
             results.push(self.node_names.iter().any(|n| n.v == node.name.v));
         }
         if !self.node_tags.is_empty() {
-            results.push(self.node_tags.iter().any(|t| c.tags.iter().any(|nt| nt.v == t.v)));
+            results.push(
+                self.node_tags
+                    .iter()
+                    .any(|t| c.tags.iter().any(|nt| nt.v == t.v)),
+            );
         }
         if !self.node_labels.is_empty() {
             results.push(any_label(&c.owner_data, &self.node_labels));
@@ -64,7 +69,10 @@ impl Filter {
             results.push(rack.is_some_and(|r| self.rack_names.iter().any(|n| n.v == r)));
         }
         if !self.rack_labels.is_empty() {
-            let labels = rack.and_then(|r| site.rack(r)).map(|r| r.labels.as_slice()).unwrap_or(&[]);
+            let labels = rack
+                .and_then(|r| site.rack(r))
+                .map(|r| r.labels.as_slice())
+                .unwrap_or(&[]);
             results.push(any_label(labels, &self.rack_labels));
         }
         combine(self.op.unwrap_or(SetOp::Intersection), &results)

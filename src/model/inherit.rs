@@ -30,9 +30,13 @@ enum Policy {
 
 const FILESYSTEM: Policy = Policy::Record(&[]);
 const PARTITION: Policy = Policy::Record(&[("labels", Policy::Map), ("filesystem", FILESYSTEM)]);
-const DEVICE: Policy = Policy::Record(&[("labels", Policy::Map), ("partitions", Policy::NamedList(&PARTITION))]);
+const DEVICE: Policy = Policy::Record(&[
+    ("labels", Policy::Map),
+    ("partitions", Policy::NamedList(&PARTITION)),
+]);
 const LOGICAL_VOLUME: Policy = Policy::Record(&[("filesystem", FILESYSTEM)]);
-const VOLUME_GROUP: Policy = Policy::Record(&[("logical_volumes", Policy::NamedList(&LOGICAL_VOLUME))]);
+const VOLUME_GROUP: Policy =
+    Policy::Record(&[("logical_volumes", Policy::NamedList(&LOGICAL_VOLUME))]);
 const INTERFACE: Policy = Policy::Record(&[
     ("slaves", Policy::List),
     ("networks", Policy::List),
@@ -51,10 +55,16 @@ const HOST: Policy = Policy::Record(&[
             ("boot_mac", Policy::Own),
         ]),
     ),
-    ("platform", Policy::Record(&[("kernel_params", Policy::Map)])),
+    (
+        "platform",
+        Policy::Record(&[("kernel_params", Policy::Map)]),
+    ),
     (
         "storage",
-        Policy::Record(&[("physical_devices", Policy::Named(&DEVICE)), ("volume_groups", Policy::Named(&VOLUME_GROUP))]),
+        Policy::Record(&[
+            ("physical_devices", Policy::Named(&DEVICE)),
+            ("volume_groups", Policy::Named(&VOLUME_GROUP)),
+        ]),
     ),
     ("interfaces", Policy::Named(&INTERFACE)),
 ]);
@@ -69,7 +79,9 @@ fn is_unset(n: &Node) -> bool {
 }
 
 fn removal(n: &Node) -> Option<&str> {
-    n.as_str().and_then(|s| s.strip_prefix('!')).filter(|s| !s.is_empty())
+    n.as_str()
+        .and_then(|s| s.strip_prefix('!'))
+        .filter(|s| !s.is_empty())
 }
 
 fn merge(child: &Node, parent: &Node, policy: Policy) -> Node {
@@ -88,16 +100,27 @@ fn merge(child: &Node, parent: &Node, policy: Policy) -> Node {
             }
             Node::new(Value::Seq(out), child.loc)
         }
-        (Policy::Map, Value::Map(c), Value::Map(p)) => merge_map(c, p, child.loc, |_| Policy::Scalar, false),
+        (Policy::Map, Value::Map(c), Value::Map(p)) => {
+            merge_map(c, p, child.loc, |_| Policy::Scalar, false)
+        }
         (Policy::Record(fields), Value::Map(c), Value::Map(p)) => merge_map(
             c,
             p,
             child.loc,
-            |k| fields.iter().find(|(n, _)| *n == k).map_or(Policy::Scalar, |(_, p)| *p),
+            |k| {
+                fields
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map_or(Policy::Scalar, |(_, p)| *p)
+            },
             false,
         ),
-        (Policy::Named(inner), Value::Map(c), Value::Map(p)) => merge_map(c, p, child.loc, |_| *inner, true),
-        (Policy::NamedList(inner), Value::Seq(c), Value::Seq(p)) => merge_named_list(c, p, child.loc, *inner),
+        (Policy::Named(inner), Value::Map(c), Value::Map(p)) => {
+            merge_map(c, p, child.loc, |_| *inner, true)
+        }
+        (Policy::NamedList(inner), Value::Seq(c), Value::Seq(p)) => {
+            merge_named_list(c, p, child.loc, *inner)
+        }
         // Shapes that do not match (a schema error elsewhere) or a scalar: the child wins.
         _ => child.clone(),
     }
@@ -106,11 +129,24 @@ fn merge(child: &Node, parent: &Node, policy: Policy) -> Node {
 /// Merge two mappings. With `named`, a key `!name` in the child removes the parent's entry and
 /// same-named entries merge by `policy`; otherwise a key `!key` removes, and values merge by the
 /// per-key policy (a scalar child value wins, `'!'` unsets).
-fn merge_map(c: &Map, p: &Map, loc: crate::source::Loc, policy: impl Fn(&str) -> Policy, named: bool) -> Node {
+fn merge_map(
+    c: &Map,
+    p: &Map,
+    loc: crate::source::Loc,
+    policy: impl Fn(&str) -> Policy,
+    named: bool,
+) -> Node {
     let mut out: Vec<(Key, Node)> = Vec::with_capacity(c.len() + p.len());
-    let removed = |name: &str| c.iter().any(|(k, _)| k.name.strip_prefix('!') == Some(name));
+    let removed = |name: &str| {
+        c.iter()
+            .any(|(k, _)| k.name.strip_prefix('!') == Some(name))
+    };
     for (pk, pv) in p.iter() {
-        if removed(&pk.name) || (!named && matches!(policy(&pk.name), Policy::Own) && !c.get(&pk.name).is_some_and(|v| !v.is_null())) {
+        if removed(&pk.name)
+            || (!named
+                && matches!(policy(&pk.name), Policy::Own)
+                && !c.get(&pk.name).is_some_and(|v| !v.is_null()))
+        {
             continue;
         }
         match c.entry(&pk.name) {
@@ -143,7 +179,10 @@ fn entry_name(n: &Node) -> Option<&str> {
 }
 
 fn merge_named_list(c: &[Node], p: &[Node], loc: crate::source::Loc, inner: Policy) -> Node {
-    let removed = |name: &str| c.iter().any(|n| entry_name(n).and_then(|s| s.strip_prefix('!')) == Some(name));
+    let removed = |name: &str| {
+        c.iter()
+            .any(|n| entry_name(n).and_then(|s| s.strip_prefix('!')) == Some(name))
+    };
     let mut out = Vec::with_capacity(c.len() + p.len());
     for pn in p {
         let Some(name) = entry_name(pn) else {
@@ -186,14 +225,30 @@ mod tests {
 
     #[test]
     fn scalars_child_wins_and_bang_unsets() {
-        check("hardware_profile: b\nprimary_network: '!'\n", "hardware_profile: a\nprimary_network: m\n", "hardware_profile: b\n");
-        check("platform: {image: '!'}\n", "platform: {image: focal, kernel: k}\n", "platform: {kernel: k}\n");
-        check("oob: {network: null}\n", "oob: {type: ipmi, network: oob}\n", "oob: {type: ipmi, network: oob}\n");
+        check(
+            "hardware_profile: b\nprimary_network: '!'\n",
+            "hardware_profile: a\nprimary_network: m\n",
+            "hardware_profile: b\n",
+        );
+        check(
+            "platform: {image: '!'}\n",
+            "platform: {image: focal, kernel: k}\n",
+            "platform: {kernel: k}\n",
+        );
+        check(
+            "oob: {network: null}\n",
+            "oob: {type: ipmi, network: oob}\n",
+            "oob: {type: ipmi, network: oob}\n",
+        );
     }
 
     #[test]
     fn lists_child_first_and_bang_removes() {
-        check("metadata: {tags: [c, '!a']}\n", "metadata: {tags: [a, b]}\n", "metadata: {tags: [c, b]}\n");
+        check(
+            "metadata: {tags: [c, '!a']}\n",
+            "metadata: {tags: [a, b]}\n",
+            "metadata: {tags: [c, b]}\n",
+        );
     }
 
     #[test]
@@ -227,7 +282,11 @@ mod tests {
 
     #[test]
     fn boot_mac_and_addressing_are_not_inherited() {
-        check("metadata: {rack: r2}\n", "metadata: {rack: r1, boot_mac: 'aa:bb:cc:dd:ee:ff'}\n", "metadata: {rack: r2}\n");
+        check(
+            "metadata: {rack: r2}\n",
+            "metadata: {rack: r1, boot_mac: 'aa:bb:cc:dd:ee:ff'}\n",
+            "metadata: {rack: r2}\n",
+        );
     }
 
     #[test]

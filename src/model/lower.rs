@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::design::yaml::Node;
-use crate::design::{DocId, Design, Kind};
+use crate::design::{Design, DocId, Kind};
 use crate::model::filter::{Filter, NodeFilter, SetOp};
 use crate::model::inherit::merge_host;
 use crate::model::*;
@@ -30,7 +30,11 @@ fn boolean(n: &Node, key: &str) -> Option<At<bool>> {
 fn texts(n: &Node, key: &str) -> Vec<At<String>> {
     n.get(key)
         .and_then(Node::as_seq)
-        .map(|s| s.iter().filter_map(|v| v.scalar_text().map(|t| At::new(t, v.loc))).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(|v| v.scalar_text().map(|t| At::new(t, v.loc)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -38,7 +42,12 @@ fn pairs(n: Option<&Node>) -> Vec<Pair> {
     n.and_then(Node::as_map)
         .map(|m| {
             m.iter()
-                .map(|(k, v)| (At::new(k.name.clone(), k.loc), At::new(v.scalar_text().unwrap_or_default(), v.loc)))
+                .map(|(k, v)| {
+                    (
+                        At::new(k.name.clone(), k.loc),
+                        At::new(v.scalar_text().unwrap_or_default(), v.loc),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -63,14 +72,22 @@ pub fn build(design: &Design) -> Site {
     for (i, d) in design.documents.iter().enumerate() {
         let id = DocId(i as u32);
         if !d.schema_valid {
-            site.left_out.push(LeftOut { kind: d.kind, name: d.name.v.clone(), loc: d.name.loc });
+            site.left_out.push(LeftOut {
+                kind: d.kind,
+                name: d.name.v.clone(),
+                loc: d.name.loc,
+            });
             continue;
         }
         let key = (d.kind, d.name.v.clone());
         if d.kind != Kind::Region {
             if let Some(&first) = site.index.get(&key) {
                 let first = first_loc(&site, d.kind, first);
-                site.duplicates.push(Duplicate { kind: d.kind, name: d.name.clone(), first });
+                site.duplicates.push(Duplicate {
+                    kind: d.kind,
+                    name: d.name.clone(),
+                    first,
+                });
                 continue;
             }
         }
@@ -94,7 +111,8 @@ pub fn build(design: &Design) -> Site {
                 site.links.len() - 1
             }
             Kind::HardwareProfile => {
-                site.hardware_profiles.push(hardware_profile(name, id, data));
+                site.hardware_profiles
+                    .push(hardware_profile(name, id, data));
                 site.hardware_profiles.len() - 1
             }
             Kind::HostProfile => {
@@ -121,12 +139,20 @@ pub fn build(design: &Design) -> Site {
     }
     expand_route_domains(&mut site.networks);
 
-    let mut resolver = Resolver { profiles: &profile_data, memo: HashMap::new(), used: Vec::new() };
+    let mut resolver = Resolver {
+        profiles: &profile_data,
+        memo: HashMap::new(),
+        used: Vec::new(),
+    };
     for (name, id, data) in node_docs {
         let key = (Kind::BaremetalNode, name.v.clone());
         if let Some(&first) = site.index.get(&key) {
             let first = site.nodes[first].name.loc;
-            site.duplicates.push(Duplicate { kind: Kind::BaremetalNode, name, first });
+            site.duplicates.push(Duplicate {
+                kind: Kind::BaremetalNode,
+                name,
+                first,
+            });
             continue;
         }
         let node = baremetal_node(&site, &mut resolver, name, id, data);
@@ -190,7 +216,11 @@ fn region(name: At<String>, doc: DocId, d: &Node) -> Region {
 fn rack(name: At<String>, doc: DocId, d: &Node) -> Rack {
     Rack {
         tor_switches: named(d.get("tor_switches"))
-            .map(|(name, t)| TorSwitch { name, mgmt_ip: text(t, "mgmt_ip"), sdn_api_uri: text(t, "sdn_api_uri") })
+            .map(|(name, t)| TorSwitch {
+                name,
+                mgmt_ip: text(t, "mgmt_ip"),
+                sdn_api_uri: text(t, "sdn_api_uri"),
+            })
             .collect(),
         location: pairs(d.get("location")),
         local_networks: texts(d, "local_networks"),
@@ -224,7 +254,12 @@ fn network(name: At<String>, doc: DocId, d: &Node) -> Network {
                     "reserved" => RangeType::Reserved,
                     _ => return None,
                 };
-                Some(AddressRange { kind: At::new(kind, t.loc), start: ip(r, "start")?, end: ip(r, "end")?, loc: r.loc })
+                Some(AddressRange {
+                    kind: At::new(kind, t.loc),
+                    start: ip(r, "start")?,
+                    end: ip(r, "end")?,
+                    loc: r.loc,
+                })
             })
             .collect(),
         routes: seq(d.get("routes"))
@@ -254,11 +289,21 @@ fn expand_route_domains(networks: &mut [Network]) {
     let mut by_domain: HashMap<String, Vec<(usize, String)>> = HashMap::new();
     for (i, n) in networks.iter().enumerate() {
         if let (Some(rd), Some(c)) = (&n.routedomain, &n.cidr) {
-            by_domain.entry(rd.v.clone()).or_default().push((i, c.v.to_string()));
+            by_domain
+                .entry(rd.v.clone())
+                .or_default()
+                .push((i, c.v.to_string()));
         }
     }
     for (i, n) in networks.iter_mut().enumerate() {
-        let Some(r) = n.routes.iter().find(|r| r.routedomain.is_some() && !r.expanded).cloned() else { continue };
+        let Some(r) = n
+            .routes
+            .iter()
+            .find(|r| r.routedomain.is_some() && !r.expanded)
+            .cloned()
+        else {
+            continue;
+        };
         let own = n.cidr.as_ref().map(|c| c.v.to_string());
         let domain = r.routedomain.as_ref().map(|d| d.v.as_str()).unwrap_or("");
         for (j, cidr) in by_domain.get(domain).into_iter().flatten() {
@@ -291,7 +336,10 @@ fn link(name: At<String>, doc: DocId, d: &Node) -> NetworkLink {
                 up_delay: int(b, "up_delay"),
                 down_delay: int(b, "down_delay"),
             },
-            None => Bonding { loc: name.loc, ..Bonding::default() },
+            None => Bonding {
+                loc: name.loc,
+                ..Bonding::default()
+            },
         },
         mtu: int(d, "mtu"),
         linkspeed: text(d, "linkspeed"),
@@ -320,7 +368,11 @@ fn hardware_profile(name: At<String>, doc: DocId, d: &Node) -> HardwareProfile {
             .collect(),
         cpu_sets: pairs(d.get("cpu_sets")),
         hugepages: named(d.get("hugepages"))
-            .map(|(name, h)| Hugepages { name, size: text(h, "size"), count: text(h, "count") })
+            .map(|(name, h)| Hugepages {
+                name,
+                size: text(h, "size"),
+                count: text(h, "count"),
+            })
             .collect(),
         name,
         doc,
@@ -359,7 +411,10 @@ fn host_config(d: &Node) -> HostConfig {
                 credential: text(o, "credential"),
                 libvirt_uri: text(o, "libvirt_uri"),
             },
-            None => Oob { loc: Loc::NONE, ..Oob::default() },
+            None => Oob {
+                loc: Loc::NONE,
+                ..Oob::default()
+            },
         },
         rack: meta.and_then(|m| text(m, "rack")),
         tags: meta.map(|m| texts(m, "tags")).unwrap_or_default(),
@@ -371,10 +426,15 @@ fn host_config(d: &Node) -> HostConfig {
             .map(|(key, v)| {
                 let value = match &v.value {
                     crate::design::yaml::Value::Bool(true) => ParamValue::Flag,
-                    crate::design::yaml::Value::Bool(false) | crate::design::yaml::Value::Null => ParamValue::Off,
+                    crate::design::yaml::Value::Bool(false) | crate::design::yaml::Value::Null => {
+                        ParamValue::Off
+                    }
                     _ => ParamValue::Text(v.scalar_text().unwrap_or_default()),
                 };
-                KernelParam { key, value: At::new(value, v.loc) }
+                KernelParam {
+                    key,
+                    value: At::new(value, v.loc),
+                }
             })
             .collect(),
         devices: named(storage.and_then(|s| s.get("physical_devices")))
@@ -431,14 +491,21 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// The effective data of profile `name` and its chain (nearest first).
-    fn effective(&mut self, name: &At<String>, visiting: &mut Vec<String>) -> Result<(Node, Vec<String>), ChainError> {
+    fn effective(
+        &mut self,
+        name: &At<String>,
+        visiting: &mut Vec<String>,
+    ) -> Result<(Node, Vec<String>), ChainError> {
         if let Some(r) = self.memo.get(&name.v) {
             return r.clone();
         }
         if visiting.contains(&name.v) {
             let mut chain = visiting.clone();
             chain.push(name.v.clone());
-            return Err(ChainError::Loop { at: name.clone(), chain });
+            return Err(ChainError::Loop {
+                at: name.clone(),
+                chain,
+            });
         }
         let Some(&(_, data)) = self.profiles.get(&name.v) else {
             return Err(ChainError::Missing(name.clone()));
@@ -463,7 +530,13 @@ impl Resolver<'_> {
     }
 }
 
-fn baremetal_node(site: &Site, resolver: &mut Resolver, name: At<String>, doc: DocId, data: &Node) -> BaremetalNode {
+fn baremetal_node(
+    site: &Site,
+    resolver: &mut Resolver,
+    name: At<String>,
+    doc: DocId,
+    data: &Node,
+) -> BaremetalNode {
     let host_profile = text(data, "host_profile");
     let (merged, chain, chain_error) = match &host_profile {
         Some(p) => match resolver.effective(p, &mut Vec::new()) {
@@ -478,8 +551,15 @@ fn baremetal_node(site: &Site, resolver: &mut Resolver, name: At<String>, doc: D
         .filter_map(|a| {
             let network = text(a, "network")?;
             let addr = text(a, "address")?;
-            let v = if addr.v == "dhcp" { AddressValue::Dhcp } else { AddressValue::Static(addr.v.parse().ok()?) };
-            Some(Address { network, address: At::new(v, addr.loc) })
+            let v = if addr.v == "dhcp" {
+                AddressValue::Dhcp
+            } else {
+                AddressValue::Static(addr.v.parse().ok()?)
+            };
+            Some(Address {
+                network,
+                address: At::new(v, addr.loc),
+            })
         })
         .collect();
     let domain = config
@@ -501,21 +581,26 @@ fn baremetal_node(site: &Site, resolver: &mut Resolver, name: At<String>, doc: D
 }
 
 fn boot_action(name: At<String>, doc: DocId, d: &Node) -> BootAction {
-    let node_filter = d.get("node_filter").filter(|f| f.as_map().is_some()).map(|f| NodeFilter {
-        loc: f.loc,
-        set_type: text(f, "filter_set_type").and_then(|t| SetOp::parse(&t.v)).unwrap_or(SetOp::Union),
-        filters: seq(f.get("filter_set"))
-            .iter()
-            .map(|x| Filter {
-                op: text(x, "filter_type").and_then(|t| SetOp::parse(&t.v)),
-                node_names: texts(x, "node_names"),
-                node_tags: texts(x, "node_tags"),
-                node_labels: pairs(x.get("node_labels")),
-                rack_names: texts(x, "rack_names"),
-                rack_labels: pairs(x.get("rack_labels")),
-            })
-            .collect(),
-    });
+    let node_filter = d
+        .get("node_filter")
+        .filter(|f| f.as_map().is_some())
+        .map(|f| NodeFilter {
+            loc: f.loc,
+            set_type: text(f, "filter_set_type")
+                .and_then(|t| SetOp::parse(&t.v))
+                .unwrap_or(SetOp::Union),
+            filters: seq(f.get("filter_set"))
+                .iter()
+                .map(|x| Filter {
+                    op: text(x, "filter_type").and_then(|t| SetOp::parse(&t.v)),
+                    node_names: texts(x, "node_names"),
+                    node_tags: texts(x, "node_tags"),
+                    node_labels: pairs(x.get("node_labels")),
+                    rack_names: texts(x, "rack_names"),
+                    rack_labels: pairs(x.get("rack_labels")),
+                })
+                .collect(),
+        });
     BootAction {
         signaling: boolean(d, "signaling"),
         node_filter,
@@ -535,7 +620,10 @@ fn boot_action(name: At<String>, doc: DocId, d: &Node) -> BootAction {
                         .map(|m| {
                             m.iter()
                                 .map(|(k, v)| {
-                                    (At::new(k.name.clone(), k.loc), v.scalar_text().map(|t| At::new(t, v.loc)))
+                                    (
+                                        At::new(k.name.clone(), k.loc),
+                                        v.scalar_text().map(|t| At::new(t, v.loc)),
+                                    )
                                 })
                                 .collect()
                         })

@@ -77,10 +77,12 @@ impl Site {
         self.find(Kind::Rack, name).map(|i| &self.racks[i])
     }
     pub fn hardware_profile(&self, name: &str) -> Option<&HardwareProfile> {
-        self.find(Kind::HardwareProfile, name).map(|i| &self.hardware_profiles[i])
+        self.find(Kind::HardwareProfile, name)
+            .map(|i| &self.hardware_profiles[i])
     }
     pub fn host_profile(&self, name: &str) -> Option<&HostProfile> {
-        self.find(Kind::HostProfile, name).map(|i| &self.host_profiles[i])
+        self.find(Kind::HostProfile, name)
+            .map(|i| &self.host_profiles[i])
     }
     pub fn node(&self, name: &str) -> Option<&BaremetalNode> {
         self.find(Kind::BaremetalNode, name).map(|i| &self.nodes[i])
@@ -88,7 +90,9 @@ impl Site {
 
     /// Whether a document of this kind and name was left out for failing its schema.
     pub fn was_left_out(&self, kind: Kind, name: &str) -> bool {
-        self.left_out.iter().any(|l| l.kind == kind && l.name == name)
+        self.left_out
+            .iter()
+            .any(|l| l.kind == kind && l.name == name)
     }
 }
 

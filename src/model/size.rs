@@ -38,16 +38,25 @@ impl Size {
         };
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(SizeError(format!("size `{s}` does not start with a whole number")));
+            return Err(SizeError(format!(
+                "size `{s}` does not start with a whole number"
+            )));
         }
-        let n: u64 = t[..digits].parse().map_err(|_| SizeError(format!("size `{s}` is too large")))?;
+        let n: u64 = t[..digits]
+            .parse()
+            .map_err(|_| SizeError(format!("size `{s}` is too large")))?;
         let unit = t[digits..].trim_start();
         if unit != unit.to_ascii_lowercase() && unit != unit.to_ascii_uppercase() {
-            return Err(SizeError(format!("size `{s}` mixes upper and lower case in its unit `{unit}`")));
+            return Err(SizeError(format!(
+                "size `{s}` mixes upper and lower case in its unit `{unit}`"
+            )));
         }
         let mult: u64 = match unit.to_ascii_lowercase().as_str() {
             "%" => {
-                return Ok(Size { amount: Amount::Percent(n), at_least });
+                return Ok(Size {
+                    amount: Amount::Percent(n),
+                    at_least,
+                });
             }
             "m" | "mb" => 1_000_000,
             "g" | "gb" => 1_000_000_000,
@@ -56,10 +65,19 @@ impl Size {
             "gi" | "gib" => 1 << 30,
             "ti" | "tib" => 1 << 40,
             "" => return Err(SizeError(format!("size `{s}` has no unit"))),
-            _ => return Err(SizeError(format!("size `{s}` has an unknown unit `{unit}`"))),
+            _ => {
+                return Err(SizeError(format!(
+                    "size `{s}` has an unknown unit `{unit}`"
+                )));
+            }
         };
-        let bytes = n.checked_mul(mult).ok_or_else(|| SizeError(format!("size `{s}` is too large")))?;
-        Ok(Size { amount: Amount::Bytes(bytes), at_least })
+        let bytes = n
+            .checked_mul(mult)
+            .ok_or_else(|| SizeError(format!("size `{s}` is too large")))?;
+        Ok(Size {
+            amount: Amount::Bytes(bytes),
+            at_least,
+        })
     }
 
     pub fn bytes(&self) -> Option<u64> {

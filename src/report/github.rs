@@ -5,7 +5,9 @@ use crate::report::Input;
 
 /// Escape a command's message (GitHub's rules: `%`, CR and LF).
 fn data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escape a property value (also `:` and `,`).

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan,
+};
 
 use crate::diag::{Finding, Severity};
 use crate::report::{Input, display_path, list_names};
@@ -40,13 +42,19 @@ impl Diagnostic for Rendered {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.labels.is_empty() { None } else { Some(Box::new(self.labels.iter().cloned())) }
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
     }
 }
 
@@ -61,10 +69,16 @@ pub fn render(input: &Input, style: &Style) -> String {
     let theme = match (style.unicode, style.color) {
         (true, true) => GraphicalTheme::unicode(),
         (true, false) => GraphicalTheme::unicode_nocolor(),
-        (false, true) => GraphicalTheme { characters: miette::ThemeCharacters::ascii(), styles: miette::ThemeStyles::ansi() },
+        (false, true) => GraphicalTheme {
+            characters: miette::ThemeCharacters::ascii(),
+            styles: miette::ThemeStyles::ansi(),
+        },
         (false, false) => GraphicalTheme::none(),
     };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false).with_context_lines(1);
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(style.width)
+        .with_links(false)
+        .with_context_lines(1);
     let mut texts: HashMap<FileId, Arc<str>> = HashMap::new();
     let mut out = String::new();
     for f in input.findings {
@@ -85,17 +99,39 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -
     }
     let mut labels = Vec::new();
     let mut source = None;
-    if let Some(file) = input.design.sources.get(f.loc.file).filter(|_| !f.loc.is_none()) {
-        let text = texts.entry(f.loc.file).or_insert_with(|| Arc::from(file.text.as_str())).clone();
-        labels.push(LabeledSpan::new_primary_with_span(f.label.clone(), span(f.loc.start, f.loc.len, &text)));
-        for r in f.related.iter().filter(|r| r.loc.file == f.loc.file && !r.loc.is_none()) {
-            labels.push(LabeledSpan::new_with_span(Some(r.message.clone()), span(r.loc.start, r.loc.len, &text)));
+    if let Some(file) = input
+        .design
+        .sources
+        .get(f.loc.file)
+        .filter(|_| !f.loc.is_none())
+    {
+        let text = texts
+            .entry(f.loc.file)
+            .or_insert_with(|| masked(input, f.loc.file, &file.text))
+            .clone();
+        labels.push(LabeledSpan::new_primary_with_span(
+            f.label.clone(),
+            span(f.loc.start, f.loc.len, &text),
+        ));
+        for r in f
+            .related
+            .iter()
+            .filter(|r| r.loc.file == f.loc.file && !r.loc.is_none())
+        {
+            labels.push(LabeledSpan::new_with_span(
+                Some(r.message.clone()),
+                span(r.loc.start, r.loc.len, &text),
+            ));
         }
         source = Some(NamedSource::new(display_path(&file.path), text));
     }
     // Related locations in other files cannot share one snippet: name them in the help.
     let mut help = f.help.clone();
-    for r in f.related.iter().filter(|r| r.loc.file != f.loc.file && !r.loc.is_none()) {
+    for r in f
+        .related
+        .iter()
+        .filter(|r| r.loc.file != f.loc.file && !r.loc.is_none())
+    {
         if let Some(p) = input.position(r.loc) {
             let line = format!("{}: {}:{}:{}", r.message, p.file, p.line, p.column);
             help = Some(match help {
@@ -104,7 +140,36 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -
             });
         }
     }
-    Rendered { code: format!("{}({name})", f.code), severity: f.severity, message, help, labels, source }
+    Rendered {
+        code: format!("{}({name})", f.code),
+        severity: f.severity,
+        message,
+        help,
+        labels,
+        source,
+    }
+}
+
+/// The file's text with every secret value replaced by `*` (same byte length, so every
+/// location stays valid): snippets must not show a literal credential.
+fn masked(input: &Input, file: FileId, text: &str) -> Arc<str> {
+    let mut bytes = text.as_bytes().to_vec();
+    for s in input.design.secrets.iter().filter(|s| s.file == file) {
+        let start = (s.start as usize).min(bytes.len());
+        let end = (start + (s.len as usize).max(1)).min(bytes.len());
+        for b in &mut bytes[start..end] {
+            if *b == b'\n' {
+                break;
+            }
+            // Every byte of a multi-byte character becomes one `*`: the text stays UTF-8 (the
+            // span covers whole characters) and keeps its length.
+            *b = b'*';
+        }
+    }
+    Arc::from(
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 /// A span that stays on one line and inside the text (miette draws multi-line spans as a

@@ -56,7 +56,13 @@ struct JsonPosition {
 
 impl From<Position> for JsonPosition {
     fn from(p: Position) -> Self {
-        JsonPosition { file: p.file, line: p.line, column: p.column, end_line: p.end_line, end_column: p.end_column }
+        JsonPosition {
+            file: p.file,
+            line: p.line,
+            column: p.column,
+            end_line: p.end_line,
+            end_column: p.end_column,
+        }
     }
 }
 
@@ -83,18 +89,31 @@ pub fn render(input: &Input) -> String {
             message: &f.message,
             help: f.help.as_deref(),
             location: input.position(f.loc).map(Into::into),
-            documents: input.documents(f).into_iter().map(|d| JsonDoc { kind: d.kind.as_str(), name: &d.name.v }).collect(),
+            documents: input
+                .documents(f)
+                .into_iter()
+                .map(|d| JsonDoc {
+                    kind: d.kind.as_str(),
+                    name: &d.name.v,
+                })
+                .collect(),
             nodes: &f.nodes,
             related: f
                 .related
                 .iter()
-                .map(|r| JsonRelated { message: &r.message, location: input.position(r.loc).map(Into::into) })
+                .map(|r| JsonRelated {
+                    message: &r.message,
+                    location: input.position(r.loc).map(Into::into),
+                })
                 .collect(),
         })
         .collect();
     let out = Output {
         version: FORMAT_VERSION,
-        tool: Tool { name: "drydock", version: env!("CARGO_PKG_VERSION") },
+        tool: Tool {
+            name: "drydock",
+            version: env!("CARGO_PKG_VERSION"),
+        },
         summary: Summary {
             errors: input.errors(),
             warnings: input.warnings(),

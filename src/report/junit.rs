@@ -27,12 +27,19 @@ pub fn render(input: &Input) -> String {
     for &code in input.rules_run {
         let name = crate::validate::info(code).map_or("", |i| i.name);
         let mine: Vec<_> = input.findings.iter().filter(|f| f.code == code).collect();
-        let failing: Vec<_> = mine.iter().filter(|f| f.is_error() || input.deny_warnings).collect();
+        let failing: Vec<_> = mine
+            .iter()
+            .filter(|f| f.is_error() || input.deny_warnings)
+            .collect();
         let line = |f: &crate::diag::Finding| {
-            let at = input.position(f.loc).map_or(String::new(), |p| format!("{}:{}:{}: ", p.file, p.line, p.column));
+            let at = input.position(f.loc).map_or(String::new(), |p| {
+                format!("{}:{}:{}: ", p.file, p.line, p.column)
+            });
             format!("{at}{}: {}", f.severity.as_str(), f.message)
         };
-        cases.push_str(&format!("    <testcase classname=\"drydock.rules\" name=\"{code} {name}\">\n"));
+        cases.push_str(&format!(
+            "    <testcase classname=\"drydock.rules\" name=\"{code} {name}\">\n"
+        ));
         if !failing.is_empty() {
             failures += 1;
             let text: Vec<String> = failing.iter().map(|f| line(f)).collect();
@@ -42,9 +49,16 @@ pub fn render(input: &Input) -> String {
                 esc(&text.join("\n"))
             ));
         }
-        let rest: Vec<String> = mine.iter().filter(|f| !(f.is_error() || input.deny_warnings)).map(|f| line(f)).collect();
+        let rest: Vec<String> = mine
+            .iter()
+            .filter(|f| !(f.is_error() || input.deny_warnings))
+            .map(|f| line(f))
+            .collect();
         if !rest.is_empty() {
-            cases.push_str(&format!("      <system-out>{}</system-out>\n", esc(&rest.join("\n"))));
+            cases.push_str(&format!(
+                "      <system-out>{}</system-out>\n",
+                esc(&rest.join("\n"))
+            ));
         }
         cases.push_str("    </testcase>\n");
     }

@@ -37,10 +37,20 @@ pub struct Position {
 
 impl Input<'_> {
     pub fn position(&self, loc: Loc) -> Option<Position> {
-        let f = self.design.sources.get(loc.file).filter(|_| !loc.is_none())?;
+        let f = self
+            .design
+            .sources
+            .get(loc.file)
+            .filter(|_| !loc.is_none())?;
         let (line, column) = f.line_col(loc.start);
         let (end_line, end_column) = f.line_col(loc.start + loc.len);
-        Some(Position { file: display_path(&f.path), line, column, end_line, end_column })
+        Some(Position {
+            file: display_path(&f.path),
+            line,
+            column,
+            end_line,
+            end_column,
+        })
     }
 
     /// The documents a finding is about: the one its value is written in, and the documents
@@ -48,7 +58,12 @@ impl Input<'_> {
     pub fn documents(&self, f: &Finding) -> Vec<&Document> {
         let mut docs: Vec<&Document> = self.design.document_at(f.loc).into_iter().collect();
         for n in &f.nodes {
-            if let Some(d) = self.design.documents.iter().find(|d| d.kind == crate::design::Kind::BaremetalNode && &d.name.v == n) {
+            if let Some(d) = self
+                .design
+                .documents
+                .iter()
+                .find(|d| d.kind == crate::design::Kind::BaremetalNode && &d.name.v == n)
+            {
                 if !docs.iter().any(|x| std::ptr::eq(*x, d)) {
                     docs.push(d);
                 }
@@ -60,10 +75,11 @@ impl Input<'_> {
     /// Whether the finding's value is written outside the node it affects (inherited).
     pub fn inherited(&self, f: &Finding) -> bool {
         !f.nodes.is_empty()
-            && self
-                .design
-                .document_at(f.loc)
-                .is_none_or(|d| d.kind != crate::design::Kind::BaremetalNode || f.nodes.len() > 1 || d.name.v != f.nodes[0])
+            && self.design.document_at(f.loc).is_none_or(|d| {
+                d.kind != crate::design::Kind::BaremetalNode
+                    || f.nodes.len() > 1
+                    || d.name.v != f.nodes[0]
+            })
     }
 
     pub fn errors(&self) -> usize {
@@ -83,7 +99,10 @@ impl Input<'_> {
             plural(self.warnings(), "warning"),
             plural(files, "file")
         );
-        s.push_str(&format!(" ({} checked", plural(self.design.documents.len(), "document")));
+        s.push_str(&format!(
+            " ({} checked",
+            plural(self.design.documents.len(), "document")
+        ));
         if self.design.foreign > 0 {
             s.push_str(&format!(", {} of other tools skipped", self.design.foreign));
         }
@@ -93,7 +112,11 @@ impl Input<'_> {
 }
 
 pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// Paths are shown as given (relative stays relative), with `/` separators.

@@ -21,7 +21,11 @@ pub fn render(input: &Input) -> String {
             })
         })
         .collect();
-    let index = |code: &str| crate::validate::all_rules().iter().position(|r| r.info().code == code);
+    let index = |code: &str| {
+        crate::validate::all_rules()
+            .iter()
+            .position(|r| r.info().code == code)
+    };
     let results: Vec<Value> = input
         .findings
         .iter()

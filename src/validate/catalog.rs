@@ -14,7 +14,13 @@ impl Catalog {
     /// The simulator's catalogue: Ubuntu LTS series by codename and version, and their GA and
     /// HWE kernels.
     pub fn simulator() -> Catalog {
-        let series = [("xenial", "16.04"), ("bionic", "18.04"), ("focal", "20.04"), ("jammy", "22.04"), ("noble", "24.04")];
+        let series = [
+            ("xenial", "16.04"),
+            ("bionic", "18.04"),
+            ("focal", "20.04"),
+            ("jammy", "22.04"),
+            ("noble", "24.04"),
+        ];
         let mut images = Vec::new();
         let mut kernels = vec!["generic".to_string()];
         for (name, ver) in series {
@@ -24,7 +30,11 @@ impl Catalog {
             kernels.push(format!("hwe-{ver}"));
             kernels.push(format!("hwe-{ver}-edge"));
         }
-        Catalog { source: "simulator".into(), images, kernels }
+        Catalog {
+            source: "simulator".into(),
+            images,
+            kernels,
+        }
     }
 
     pub fn offers_image(&self, image: &str) -> bool {

@@ -134,7 +134,10 @@ pub fn compose(documents: &str) -> String {
     let mut out = String::new();
     for part in BASE.split("\n---\n") {
         let d = design::load_str("base.yaml", part);
-        let replaced = d.documents.first().is_some_and(|d| over.contains(&(d.kind, d.name.v.clone())));
+        let replaced = d
+            .documents
+            .first()
+            .is_some_and(|d| over.contains(&(d.kind, d.name.v.clone())));
         if !replaced {
             out.push_str(part.trim_end());
             out.push_str("\n---\n");

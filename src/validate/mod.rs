@@ -71,7 +71,10 @@ pub fn all_rules() -> &'static [&'static dyn Rule] {
 }
 
 pub fn rule(code: &str) -> Option<&'static dyn Rule> {
-    all_rules().iter().copied().find(|r| r.info().code.eq_ignore_ascii_case(code))
+    all_rules()
+        .iter()
+        .copied()
+        .find(|r| r.info().code.eq_ignore_ascii_case(code))
 }
 
 /// A rule's info by code (codes come from findings, so they always resolve).
@@ -96,7 +99,11 @@ impl Report {
 
     /// The site, if no finding is an error.
     pub fn into_valid(self) -> Result<Valid<Site>, Report> {
-        if self.errors() == 0 { Ok(Valid(self.site)) } else { Err(self) }
+        if self.errors() == 0 {
+            Ok(Valid(self.site))
+        } else {
+            Err(self)
+        }
     }
 }
 
@@ -115,14 +122,26 @@ impl<T> std::ops::Deref for Valid<T> {
 /// Build the effective site from a loaded design and run every enabled rule.
 pub fn validate(design: &Design, options: &Options) -> Report {
     let site = crate::model::build(design);
-    let mut findings: Vec<Finding> = design.findings.iter().filter(|f| options.enabled(f.code)).cloned().collect();
+    let mut findings: Vec<Finding> = design
+        .findings
+        .iter()
+        .filter(|f| options.enabled(f.code))
+        .cloned()
+        .collect();
     {
-        let cx = Context { design, site: &site, options };
+        let cx = Context {
+            design,
+            site: &site,
+            options,
+        };
         for r in all_rules() {
             if options.enabled(r.info().code) {
                 r.check(&cx, &mut findings);
             }
         }
     }
-    Report { site, findings: consolidate(findings) }
+    Report {
+        site,
+        findings: consolidate(findings),
+    }
 }

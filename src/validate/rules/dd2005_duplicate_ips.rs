@@ -54,17 +54,26 @@ impl Rule for DuplicateIps {
         let mut first: HashMap<IpAddr, (Loc, &str)> = HashMap::new();
         for node in &cx.site.nodes {
             for a in &node.addressing {
-                let AddressValue::Static(ip) = a.address.v else { continue };
+                let AddressValue::Static(ip) = a.address.v else {
+                    continue;
+                };
                 match first.get(&ip) {
                     None => {
                         first.insert(ip, (a.address.loc, &node.name.v));
                     }
                     Some(&(loc, other)) => out.push(
-                        Finding::error(INFO.code, a.address.loc, format!("address {ip} of node `{}` is already assigned to node `{other}`", node.name.v))
-                            .label("duplicate")
-                            .related(loc, "first assigned here")
-                            .help("give each node its own address from the network's static range")
-                            .node(&node.name.v),
+                        Finding::error(
+                            INFO.code,
+                            a.address.loc,
+                            format!(
+                                "address {ip} of node `{}` is already assigned to node `{other}`",
+                                node.name.v
+                            ),
+                        )
+                        .label("duplicate")
+                        .related(loc, "first assigned here")
+                        .help("give each node its own address from the network's static range")
+                        .node(&node.name.v),
                     ),
                 }
             }
