@@ -179,8 +179,8 @@ struct FileResult {
     foreign: usize,
 }
 
-/// Parse, classify, lint and schema-check files in parallel (one thread per core, each with a
-/// parser-sized stack); results are merged in file order so output is deterministic.
+/// Parse, classify, lint and schema-check files in parallel (one thread per core); results are
+/// merged in file order so output is deterministic.
 fn parse_all(design: &mut Design, ids: &[FileId]) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -192,7 +192,6 @@ fn parse_all(design: &mut Design, ids: &[FileId]) {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 std::thread::Builder::new()
-                    .stack_size(yaml::PARSER_STACK_BYTES)
                     .spawn_scoped(s, || {
                         let mut mine = Vec::new();
                         loop {
