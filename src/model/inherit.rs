@@ -74,6 +74,21 @@ pub fn merge_host(child: &Node, parent: &Node) -> Node {
     merge(child, parent, HOST)
 }
 
+/// The merged value of one top-level field of a host's `data`: `child` (the field as the
+/// node or profile writes it) over `parent` (the parent profile's effective value). `None`
+/// when the child unsets it.
+pub fn merge_field(key: &str, child: &Node, parent: Option<&Node>) -> Option<Node> {
+    let Policy::Record(fields) = HOST else { unreachable!("HOST is a record") };
+    let policy = fields.iter().find(|(n, _)| *n == key).map_or(Policy::Scalar, |(_, p)| *p);
+    if matches!(policy, Policy::Scalar) && is_unset(child) {
+        return None;
+    }
+    Some(match parent {
+        Some(p) if !p.is_null() => merge(child, p, policy),
+        _ => child.clone(),
+    })
+}
+
 fn is_unset(n: &Node) -> bool {
     matches!(&n.value, Value::Str(s) if s == "!") || matches!(n.value, Value::Int(-1))
 }

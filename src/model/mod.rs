@@ -11,6 +11,7 @@ pub mod size;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnetwork::IpNetwork;
 
@@ -280,10 +281,12 @@ pub struct HostConfig {
     pub boot_mac: Option<At<String>>,
     pub image: Option<At<String>>,
     pub kernel: Option<At<String>>,
-    pub kernel_params: Vec<KernelParam>,
-    pub devices: Vec<PhysicalDevice>,
-    pub volume_groups: Vec<VolumeGroup>,
-    pub interfaces: Vec<Interface>,
+    // The large sections are shared between a profile and the nodes that inherit them
+    // unchanged (an `Arc` clone, not a deep copy).
+    pub kernel_params: Arc<Vec<KernelParam>>,
+    pub devices: Arc<Vec<PhysicalDevice>>,
+    pub volume_groups: Arc<Vec<VolumeGroup>>,
+    pub interfaces: Arc<Vec<Interface>>,
 }
 
 #[derive(Clone, Debug, Default)]

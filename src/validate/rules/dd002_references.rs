@@ -442,7 +442,7 @@ impl<'a> Resolver<'a> {
             }
         }
         if let Some(hw) = hw {
-            for p in &c.kernel_params {
+            for p in c.kernel_params.iter() {
                 if let ParamValue::Text(t) = &p.value.v
                     && let Some(rest) = t.strip_prefix("hardwareprofile:")
                 {

@@ -169,7 +169,7 @@ impl Rule for BootStorage {
         for node in &cx.site.nodes {
             let config = &node.config;
             let mut has_root = false;
-            for dev in &config.devices {
+            for dev in config.devices.iter() {
                 for p in &dev.partitions {
                     for t in [ROOT, BOOT] {
                         if p.name.v == t.partition_name
@@ -181,7 +181,7 @@ impl Rule for BootStorage {
                     }
                 }
             }
-            for vg in &config.volume_groups {
+            for vg in config.volume_groups.iter() {
                 for lv in &vg.logical_volumes {
                     for t in [ROOT, BOOT] {
                         if mounted_at(lv.filesystem.as_ref(), t.mountpoint) {

@@ -78,7 +78,7 @@ impl Rule for UniqueNetwork {
         }
 
         for node in &cx.site.nodes {
-            for iface in &node.config.interfaces {
+            for iface in node.config.interfaces.iter() {
                 let Some(link) = &iface.device_link else {
                     if let Some(net) = iface.networks.first() {
                         out.push(

@@ -123,14 +123,14 @@ impl Rule for StorageSizing {
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         for node in &cx.site.nodes {
             let n = node.name.v.as_str();
-            for dev in &node.config.devices {
+            for dev in node.config.devices.iter() {
                 let mut shares = Shares::default();
                 for size in dev.partitions.iter().filter_map(|p| p.size.as_ref()) {
                     shares.add(size, n, out);
                 }
                 shares.report(&dev.name, "device", "partitions", n, out);
             }
-            for vg in &node.config.volume_groups {
+            for vg in node.config.volume_groups.iter() {
                 let mut shares = Shares::default();
                 for size in vg.logical_volumes.iter().filter_map(|lv| lv.size.as_ref()) {
                     shares.add(size, n, out);
