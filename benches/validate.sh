@@ -15,7 +15,7 @@ work=${BENCH_DIR:-$(mktemp -d)}
 printf '%8s %10s %10s %10s %12s\n' nodes files "best s" "median s" "peak RSS MB"
 for n in "${sizes[@]}"; do
   dir="$work/site-$n"
-  [ -d "$dir/nodes" ] || "$gen" --nodes "$n" --out "$dir" >/dev/null
+  [ -d "$dir/nodes" ] || "$gen" --nodes "$n" --out "$dir" >/dev/null 2>&1
   files=$(find "$dir" -name '*.yaml' | wc -l)
   times=()
   rss=0

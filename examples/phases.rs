@@ -8,8 +8,15 @@ fn main() {
     let t = std::time::Instant::now();
     let site = drydock::model::build(&d);
     let t_model = t.elapsed();
-    let opts = drydock::validate::Options { catalog: Some(drydock::validate::Catalog::simulator()), ..Default::default() };
-    let cx = drydock::validate::Context { design: &d, site: &site, options: &opts };
+    let opts = drydock::validate::Options {
+        catalog: Some(drydock::validate::Catalog::simulator()),
+        ..Default::default()
+    };
+    let cx = drydock::validate::Context {
+        design: &d,
+        site: &site,
+        options: &opts,
+    };
     let mut times = Vec::new();
     for r in drydock::validate::all_rules() {
         let t = std::time::Instant::now();
@@ -19,7 +26,10 @@ fn main() {
     }
     times.sort();
     times.reverse();
-    println!("load {t_load:?} model {t_model:?} rules total {:?}", times.iter().map(|t| t.0).sum::<std::time::Duration>());
+    println!(
+        "load {t_load:?} model {t_model:?} rules total {:?}",
+        times.iter().map(|t| t.0).sum::<std::time::Duration>()
+    );
     for (t, c) in times.iter().take(6) {
         println!("  {c} {t:?}");
     }

@@ -285,7 +285,9 @@ fn unwrap(
         file: span.file,
         span,
         labels,
-        data: data.clone(),
+        // The caller moves the tree in (`Document::data` is filled from the root by
+        // `design::parse_file`): cloning every document's data doubled the load's allocations.
+        data: Node::new(Value::Null, data.loc),
         schema_valid: true,
     }))
 }
@@ -353,10 +355,20 @@ pub fn secrets(root: &Node, out: &mut Vec<Loc>) {
 }
 
 fn duplicate_keys(m: &Map, out: &mut Vec<Finding>) {
-    let mut seen: std::collections::HashMap<&str, Loc> =
-        std::collections::HashMap::with_capacity(m.len());
-    for (k, _) in &m.0 {
-        if let Some(first) = seen.insert(k.name.as_str(), k.loc) {
+    // Mappings in designs have a handful of keys: a linear look-back allocates nothing; a
+    // big mapping gets a hash set.
+    let big = m.len() > 16;
+    let mut seen: std::collections::HashMap<&str, Loc> = std::collections::HashMap::new();
+    for (i, (k, _)) in m.0.iter().enumerate() {
+        let first = if big {
+            seen.insert(k.name.as_str(), k.loc)
+        } else {
+            m.0[..i]
+                .iter()
+                .find(|(e, _)| e.name == k.name)
+                .map(|(e, _)| e.loc)
+        };
+        if let Some(first) = first {
             out.push(
                 Finding::warning(
                     "DD000",

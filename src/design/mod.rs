@@ -243,18 +243,21 @@ fn parse_file(id: FileId, text: &str) -> FileResult {
         );
     }
     let starts: Vec<usize> = roots.iter().map(|n| n.loc.start as usize).collect();
-    for (i, root) in roots.iter().enumerate() {
+    for (i, mut root) in roots.into_iter().enumerate() {
         let start = starts[i];
         let end = starts.get(i + 1).copied().unwrap_or(text.len());
         let span = Loc::new(id, start, end.saturating_sub(start));
-        document::lint(root, text, &mut r.findings);
-        document::secrets(root, &mut r.secrets);
-        match document::classify(root, span, &mut r.findings) {
+        document::lint(&root, text, &mut r.findings);
+        document::secrets(&root, &mut r.secrets);
+        match document::classify(&root, span, &mut r.findings) {
             document::Classified::Drydock(mut d) => {
                 let key = match d.form {
                     Form::Envelope => "data",
                     Form::Legacy => "spec",
                 };
+                if let (yaml::Value::Map(m), true) = (&mut root.value, d.data.is_null()) {
+                    d.data = m.take(key).unwrap_or(d.data);
+                }
                 d.schema_valid = schema::check(d.kind, &d.data, key, &mut r.findings);
                 r.documents.push(*d);
             }

@@ -67,6 +67,13 @@ impl Map {
         self.0.len()
     }
 
+    /// Take the value of `key` out (the last one written), leaving null in its place.
+    pub fn take(&mut self, key: &str) -> Option<Node> {
+        let (_, v) = self.0.iter_mut().rev().find(|(k, _)| k.name == key)?;
+        let loc = v.loc;
+        Some(std::mem::replace(v, Node::new(Value::Null, loc)))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -202,7 +209,14 @@ pub const MAX_DEPTH: usize = 64;
 /// is iterative, so nesting cannot overflow the stack; it resolves plain scalars by the YAML
 /// 1.2 core schema, expands aliases and `<<` merge keys, and bounds depth and alias expansion.
 pub fn parse_documents(file: FileId, text: &str) -> Result<Vec<Node>, ParseError> {
-    Builder { file, text, anchors: HashMap::new(), nodes: 0, budget: text.len() + 1_000_000 }.run()
+    Builder {
+        file,
+        text,
+        anchors: HashMap::new(),
+        nodes: 0,
+        budget: text.len() + 1_000_000,
+    }
+    .run()
 }
 
 struct Builder<'t> {
@@ -216,8 +230,18 @@ struct Builder<'t> {
 
 /// A collection being built.
 enum Open {
-    Seq { loc: Loc, anchor: usize, items: Vec<Node> },
-    Map { loc: Loc, anchor: usize, entries: Vec<(Key, Node)>, key: Option<Key>, merges: Vec<Node> },
+    Seq {
+        loc: Loc,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        loc: Loc,
+        anchor: usize,
+        entries: Vec<(Key, Node)>,
+        key: Option<Key>,
+        merges: Vec<Node>,
+    },
 }
 
 impl Builder<'_> {
@@ -228,7 +252,10 @@ impl Builder<'_> {
     }
 
     fn error(&self, message: impl Into<String>, at: &Marker) -> ParseError {
-        ParseError { message: message.into(), loc: Loc::new(self.file, offset(self.text, at), 0) }
+        ParseError {
+            message: message.into(),
+            loc: Loc::new(self.file, offset(self.text, at), 0),
+        }
     }
 
     fn run(mut self) -> Result<Vec<Node>, ParseError> {
@@ -265,21 +292,45 @@ impl Builder<'_> {
                 }
                 Event::SequenceStart(_, anchor, _) => {
                     if stack.len() >= MAX_DEPTH {
-                        return Err(self.error(format!("nesting deeper than {MAX_DEPTH} levels"), &span.start));
+                        return Err(self.error(
+                            format!("nesting deeper than {MAX_DEPTH} levels"),
+                            &span.start,
+                        ));
                     }
-                    stack.push(Open::Seq { loc: self.loc(&span).start_only(), anchor, items: Vec::new() });
+                    stack.push(Open::Seq {
+                        loc: self.loc(&span).start_only(),
+                        anchor,
+                        items: Vec::new(),
+                    });
                     continue;
                 }
                 Event::MappingStart(_, anchor, _) => {
                     if stack.len() >= MAX_DEPTH {
-                        return Err(self.error(format!("nesting deeper than {MAX_DEPTH} levels"), &span.start));
+                        return Err(self.error(
+                            format!("nesting deeper than {MAX_DEPTH} levels"),
+                            &span.start,
+                        ));
                     }
-                    stack.push(Open::Map { loc: self.loc(&span).start_only(), anchor, entries: Vec::new(), key: None, merges: Vec::new() });
+                    stack.push(Open::Map {
+                        loc: self.loc(&span).start_only(),
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                        merges: Vec::new(),
+                    });
                     continue;
                 }
                 Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                    Some(Open::Seq { loc, anchor, items }) => self.anchor(anchor, Node::new(Value::Seq(items), loc)),
-                    Some(Open::Map { loc, anchor, mut entries, merges, .. }) => {
+                    Some(Open::Seq { loc, anchor, items }) => {
+                        self.anchor(anchor, Node::new(Value::Seq(items), loc))
+                    }
+                    Some(Open::Map {
+                        loc,
+                        anchor,
+                        mut entries,
+                        merges,
+                        ..
+                    }) => {
                         merge_keys(&mut entries, merges);
                         self.anchor(anchor, Node::new(Value::Map(Map(entries)), loc))
                     }
@@ -289,24 +340,43 @@ impl Builder<'_> {
             };
             self.nodes += 1;
             if self.nodes > self.budget {
-                return Err(self.error("too many values: is an alias expanded over and over?", &span.start));
+                return Err(self.error(
+                    "too many values: is an alias expanded over and over?",
+                    &span.start,
+                ));
             }
             match stack.last_mut() {
                 None => root = Some(done),
                 Some(Open::Seq { items, .. }) => items.push(done),
-                Some(Open::Map { entries, key, merges, .. }) => match key.take() {
+                Some(Open::Map {
+                    entries,
+                    key,
+                    merges,
+                    ..
+                }) => match key.take() {
                     None => {
-                        let Some(name) = done.scalar_text().or_else(|| done.is_null().then(String::new)) else {
+                        let Some(name) = done
+                            .scalar_text()
+                            .or_else(|| done.is_null().then(String::new))
+                        else {
                             return Err(self.error("a mapping key must be a scalar", &span.start));
                         };
-                        *key = Some(Key { name, loc: done.loc });
+                        *key = Some(Key {
+                            name,
+                            loc: done.loc,
+                        });
                     }
-                    Some(k) if k.name == "<<" && !matches!(done.value, Value::Str(_)) => merges.push(done),
+                    Some(k) if k.name == "<<" && !matches!(done.value, Value::Str(_)) => {
+                        merges.push(done)
+                    }
                     Some(k) => entries.push((k, done)),
                 },
             }
         }
-        Ok(docs.into_iter().filter(|d| !(d.is_null() && d.loc.len == 0)).collect())
+        Ok(docs
+            .into_iter()
+            .filter(|d| !(d.is_null() && d.loc.len == 0))
+            .collect())
     }
 
     fn anchor(&mut self, id: usize, n: Node) -> Node {
@@ -353,14 +423,24 @@ fn merge_keys(entries: &mut Vec<(Key, Node)>, merges: Vec<Node>) {
 }
 
 fn offset(text: &str, m: &Marker) -> usize {
-    m.byte_offset().unwrap_or_else(|| offset_of(text, m.line(), m.col() + 1)).min(text.len())
+    m.byte_offset()
+        .unwrap_or_else(|| offset_of(text, m.line(), m.col() + 1))
+        .min(text.len())
 }
 
 /// Byte offset of a 1-based line and (character) column.
 fn offset_of(text: &str, line: usize, col: usize) -> usize {
-    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     let rest = text.get(start..).unwrap_or("");
-    start + rest.char_indices().nth(col.saturating_sub(1)).map_or(rest.len(), |(i, _)| i)
+    start
+        + rest
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
 }
 
 /// A scalar's value: quoted and block scalars are strings; plain ones are resolved by the
@@ -371,7 +451,11 @@ fn resolve(v: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     match core {
         Some("str") => return Value::Str(v.to_string()),
         Some("int") => return int(v).map_or_else(|| Value::Str(v.to_string()), Value::Int),
-        Some("float") => return float(v).or_else(|| v.parse().ok()).map_or_else(|| Value::Str(v.to_string()), Value::Float),
+        Some("float") => {
+            return float(v)
+                .or_else(|| v.parse().ok())
+                .map_or_else(|| Value::Str(v.to_string()), Value::Float);
+        }
         Some("bool") => return boolean(v).map_or_else(|| Value::Str(v.to_string()), Value::Bool),
         Some("null") => return Value::Null,
         _ => {}
@@ -404,10 +488,14 @@ fn boolean(v: &str) -> Option<bool> {
 
 fn int(v: &str) -> Option<i64> {
     if let Some(o) = v.strip_prefix("0o") {
-        return i64::from_str_radix(o, 8).ok().filter(|_| o.bytes().all(|c| c.is_ascii_digit()));
+        return i64::from_str_radix(o, 8)
+            .ok()
+            .filter(|_| o.bytes().all(|c| c.is_ascii_digit()));
     }
     if let Some(h) = v.strip_prefix("0x") {
-        return i64::from_str_radix(h, 16).ok().filter(|_| h.bytes().all(|c| c.is_ascii_hexdigit()));
+        return i64::from_str_radix(h, 16)
+            .ok()
+            .filter(|_| h.bytes().all(|c| c.is_ascii_hexdigit()));
     }
     let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
     if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
@@ -515,9 +603,13 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let t = "[".repeat(100_000);
         assert!(parse_documents(FileId(0), &t).is_err());
-        let t = (0..200).map(|i| format!("{}k:\n", "  ".repeat(i))).collect::<String>();
+        let t = (0..200)
+            .map(|i| format!("{}k:\n", "  ".repeat(i)))
+            .collect::<String>();
         assert!(parse_documents(FileId(0), &t).is_err());
-        let t = (0..60).map(|i| format!("{}k:\n", "  ".repeat(i))).collect::<String>();
+        let t = (0..60)
+            .map(|i| format!("{}k:\n", "  ".repeat(i)))
+            .collect::<String>();
         assert!(parse_documents(FileId(0), &t).is_ok());
     }
 
@@ -542,7 +634,9 @@ mod tests {
 
     #[test]
     fn core_schema_scalars() {
-        let docs = parse("a: ~\nb: 1.5\nc: -3\nd: 0x1f\ne: !!str 12\nf: True\ng: 1e3\nh: 1.2.3\ni: '1'\nj: 99999999999999999999\n");
+        let docs = parse(
+            "a: ~\nb: 1.5\nc: -3\nd: 0x1f\ne: !!str 12\nf: True\ng: 1e3\nh: 1.2.3\ni: '1'\nj: 99999999999999999999\n",
+        );
         let d = &docs[0];
         assert!(d.get("a").unwrap().is_null());
         assert_eq!(d.get("b").unwrap().value, Value::Float(1.5));

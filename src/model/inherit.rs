@@ -78,8 +78,13 @@ pub fn merge_host(child: &Node, parent: &Node) -> Node {
 /// node or profile writes it) over `parent` (the parent profile's effective value). `None`
 /// when the child unsets it.
 pub fn merge_field(key: &str, child: &Node, parent: Option<&Node>) -> Option<Node> {
-    let Policy::Record(fields) = HOST else { unreachable!("HOST is a record") };
-    let policy = fields.iter().find(|(n, _)| *n == key).map_or(Policy::Scalar, |(_, p)| *p);
+    let Policy::Record(fields) = HOST else {
+        unreachable!("HOST is a record")
+    };
+    let policy = fields
+        .iter()
+        .find(|(n, _)| *n == key)
+        .map_or(Policy::Scalar, |(_, p)| *p);
     if matches!(policy, Policy::Scalar) && is_unset(child) {
         return None;
     }

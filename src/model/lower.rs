@@ -397,7 +397,13 @@ fn entry_name(n: &Node) -> At<String> {
 
 /// A host profile's or node's configuration, from its (merged) data.
 fn host_config(d: &Node) -> HostConfig {
-    let mut c = HostConfig { oob: Oob { loc: Loc::NONE, ..Oob::default() }, ..HostConfig::default() };
+    let mut c = HostConfig {
+        oob: Oob {
+            loc: Loc::NONE,
+            ..Oob::default()
+        },
+        ..HostConfig::default()
+    };
     for (k, v) in d.as_map().into_iter().flat_map(|m| m.iter()) {
         set_section(&mut c, &k.name, Some(v));
     }
@@ -420,7 +426,10 @@ fn set_section(c: &mut HostConfig, key: &str, v: Option<&Node>) {
                     credential: text(o, "credential"),
                     libvirt_uri: text(o, "libvirt_uri"),
                 },
-                None => Oob { loc: Loc::NONE, ..Oob::default() },
+                None => Oob {
+                    loc: Loc::NONE,
+                    ..Oob::default()
+                },
             }
         }
         "metadata" => {
@@ -451,7 +460,10 @@ fn kernel_params(n: Option<&Node>) -> Vec<KernelParam> {
                 Value::Bool(false) | Value::Null => ParamValue::Off,
                 _ => ParamValue::Text(v.scalar_text().unwrap_or_default()),
             };
-            KernelParam { key, value: At::new(value, v.loc) }
+            KernelParam {
+                key,
+                value: At::new(value, v.loc),
+            }
         })
         .collect()
 }
@@ -539,14 +551,21 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// The effective data of profile `name` and its chain (nearest first).
-    fn effective(&mut self, name: &At<String>, visiting: &mut Vec<String>) -> Result<Rc<Effective>, ChainError> {
+    fn effective(
+        &mut self,
+        name: &At<String>,
+        visiting: &mut Vec<String>,
+    ) -> Result<Rc<Effective>, ChainError> {
         if let Some(r) = self.memo.get(&name.v) {
             return r.clone();
         }
         if visiting.contains(&name.v) {
             let mut chain = visiting.clone();
             chain.push(name.v.clone());
-            return Err(ChainError::Loop { at: name.clone(), chain });
+            return Err(ChainError::Loop {
+                at: name.clone(),
+                chain,
+            });
         }
         let Some(&(_, data)) = self.profiles.get(&name.v) else {
             return Err(ChainError::Missing(name.clone()));
@@ -561,7 +580,13 @@ impl Resolver<'_> {
             }),
             None => Ok((data.clone(), vec![name.v.clone()])),
         }
-        .map(|(tree, chain)| Rc::new(Effective { config: host_config(&tree), tree, chain }));
+        .map(|(tree, chain)| {
+            Rc::new(Effective {
+                config: host_config(&tree),
+                tree,
+                chain,
+            })
+        });
         visiting.pop();
         // Loops are memoised only from their entry point; a profile inside a loop reports it
         // from wherever the walk starts, which names the same cycle.

@@ -134,11 +134,39 @@ pub fn validate(design: &Design, options: &Options) -> Report {
             site: &site,
             options,
         };
-        for r in all_rules() {
-            if options.enabled(r.info().code) {
-                r.check(&cx, &mut findings);
-            }
-        }
+        let enabled: Vec<&dyn Rule> = all_rules()
+            .iter()
+            .copied()
+            .filter(|r| options.enabled(r.info().code))
+            .collect();
+        // Rules are independent and read-only: run them on every core, then concatenate their
+        // findings in registry order so the output does not depend on scheduling.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(enabled.len())
+            .max(1);
+        let mut per_rule: Vec<(usize, Vec<Finding>)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (cx, enabled) = (&cx, &enabled);
+                    s.spawn(move || {
+                        let mut mine = Vec::new();
+                        for (i, r) in enabled.iter().enumerate().filter(|(i, _)| i % threads == t) {
+                            let mut out = Vec::new();
+                            r.check(cx, &mut out);
+                            mine.push((i, out));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        per_rule.sort_by_key(|(i, _)| *i);
+        findings.extend(per_rule.into_iter().flat_map(|(_, f)| f));
     }
     Report {
         site,
