@@ -113,11 +113,7 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -
             f.label.clone(),
             span(f.loc.start, f.loc.len, &text),
         ));
-        for r in f
-            .related
-            .iter()
-            .filter(|r| r.loc.file == f.loc.file && !r.loc.is_none())
-        {
+        for r in f.related.iter().filter(|r| nearby(input, f.loc, r.loc)) {
             labels.push(LabeledSpan::new_with_span(
                 Some(r.message.clone()),
                 span(r.loc.start, r.loc.len, &text),
@@ -125,13 +121,10 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -
         }
         source = Some(NamedSource::new(display_path(&file.path), text));
     }
-    // Related locations in other files cannot share one snippet: name them in the help.
+    // Related locations elsewhere (another file, or far away in this one) would make the
+    // snippet span everything in between: name them in the help instead.
     let mut help = f.help.clone();
-    for r in f
-        .related
-        .iter()
-        .filter(|r| r.loc.file != f.loc.file && !r.loc.is_none())
-    {
+    for r in f.related.iter().filter(|r| !r.loc.is_none() && !nearby(input, f.loc, r.loc)) {
         if let Some(p) = input.position(r.loc) {
             let line = format!("{}: {}:{}:{}", r.message, p.file, p.line, p.column);
             help = Some(match help {
@@ -147,6 +140,14 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -
         help,
         labels,
         source,
+    }
+}
+
+/// Whether a related location is close enough to the finding's to share its snippet.
+fn nearby(input: &Input, a: crate::source::Loc, b: crate::source::Loc) -> bool {
+    match (input.position(a), input.position(b)) {
+        (Some(p), Some(q)) => p.file == q.file && a.file == b.file && p.line.abs_diff(q.line) <= 4,
+        _ => false,
     }
 }
 
