@@ -19,6 +19,7 @@ pub mod cli;
 pub mod design;
 pub mod diag;
 pub mod model;
+pub mod plan;
 pub mod report;
 pub mod source;
 pub mod validate;

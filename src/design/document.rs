@@ -348,6 +348,8 @@ pub fn secrets(root: &Node, out: &mut Vec<Loc>) {
             && is_secret_key(&k.name)
             && !text.starts_with("env:")
             && !text.starts_with("file:")
+            && text != "!"
+            && !text.is_empty()
         {
             out.push(n.loc);
         }

@@ -258,7 +258,7 @@ fn parse_file(id: FileId, text: &str) -> FileResult {
                 if let (yaml::Value::Map(m), true) = (&mut root.value, d.data.is_null()) {
                     d.data = m.take(key).unwrap_or(d.data);
                 }
-                d.schema_valid = schema::check(d.kind, &d.data, key, &mut r.findings);
+                d.schema_valid = schema::check(d.kind, &d.name.v, &d.data, key, &mut r.findings);
                 r.documents.push(*d);
             }
             document::Classified::Foreign => r.foreign += 1,

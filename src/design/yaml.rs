@@ -322,6 +322,7 @@ impl Builder<'_> {
                 }
                 Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
                     Some(Open::Seq { loc, anchor, items }) => {
+                        let loc = loc.through(items.last().map(|n| n.loc));
                         self.anchor(anchor, Node::new(Value::Seq(items), loc))
                     }
                     Some(Open::Map {
@@ -331,6 +332,7 @@ impl Builder<'_> {
                         merges,
                         ..
                     }) => {
+                        let loc = loc.through(entries.last().map(|(_, v)| v.loc));
                         merge_keys(&mut entries, merges);
                         self.anchor(anchor, Node::new(Value::Map(Map(entries)), loc))
                     }
@@ -388,9 +390,21 @@ impl Builder<'_> {
 }
 
 impl Loc {
-    /// The location of a collection: where it starts (collections underline nothing).
+    /// Where a collection starts; its length is set when it ends (see [`Loc::through`]).
     fn start_only(self) -> Loc {
         Loc { len: 0, ..self }
+    }
+
+    /// This location extended to the end of `last` (a collection's last child), so that a
+    /// collection spans its whole text; renderers cut it at the end of its first line.
+    fn through(self, last: Option<Loc>) -> Loc {
+        match last {
+            Some(l) if l.file == self.file && l.start + l.len > self.start => Loc {
+                len: l.start + l.len - self.start,
+                ..self
+            },
+            _ => self,
+        }
     }
 }
 

@@ -174,6 +174,7 @@ fn merge_map(
             Some((_, cv)) if cv.is_null() => out.push((pk.clone(), pv.clone())),
             Some((ck, cv)) => {
                 let pol = policy(&pk.name);
+                // `'!'` unsets a scalar, and a value of a shallow map (an `oob` parameter).
                 if !named && matches!(pol, Policy::Scalar) && is_unset(cv) {
                     continue;
                 }

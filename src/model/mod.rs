@@ -7,6 +7,7 @@
 pub mod filter;
 pub mod inherit;
 mod lower;
+pub mod observed;
 pub mod size;
 
 use std::collections::HashMap;
@@ -446,4 +447,11 @@ pub struct Asset {
     pub packages: Vec<(At<String>, Option<At<String>>)>,
     /// Whether `data` was given at all.
     pub has_data: bool,
+}
+
+/// A stable hex digest (SHA-256, first 16 bytes) of some bytes: fingerprints and task ids.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(bytes);
+    h[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

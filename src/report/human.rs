@@ -78,7 +78,10 @@ pub fn render(input: &Input, style: &Style) -> String {
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(style.width)
         .with_links(false)
-        .with_context_lines(1);
+        .with_context_lines(1)
+        // Paths and ranges in help lines must stay whole to be copied or clicked.
+        .with_break_words(false)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
     let mut texts: HashMap<FileId, Arc<str>> = HashMap::new();
     let mut out = String::new();
     for f in input.findings {
@@ -124,7 +127,11 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -
     // Related locations elsewhere (another file, or far away in this one) would make the
     // snippet span everything in between: name them in the help instead.
     let mut help = f.help.clone();
-    for r in f.related.iter().filter(|r| !r.loc.is_none() && !nearby(input, f.loc, r.loc)) {
+    for r in f
+        .related
+        .iter()
+        .filter(|r| !r.loc.is_none() && !nearby(input, f.loc, r.loc))
+    {
         if let Some(p) = input.position(r.loc) {
             let line = format!("{}: {}:{}:{}", r.message, p.file, p.line, p.column);
             help = Some(match help {

@@ -1,0 +1,186 @@
+//! The diff: desired (the design's effective configuration) against observed (what exists and
+//! what drydock recorded), per node and for the site, each change with its reasons.
+
+use crate::model::Site;
+use crate::model::observed::{Observed, ObservedNode, Snapshot, Status};
+use crate::plan::snapshot::{self, Effect};
+use crate::plan::{Action, NodeChange, Options, Reason, SiteAction, SiteChange};
+
+/// Field-by-field differences between two snapshots, sensitive values redacted.
+pub fn fields(before: &Snapshot, after: &Snapshot) -> Vec<Reason> {
+    let show = |field: &str, v: Option<&String>| {
+        v.map(|v| {
+            if snapshot::is_sensitive(field) {
+                "(sensitive)".to_string()
+            } else {
+                v.clone()
+            }
+        })
+    };
+    let mut out = Vec::new();
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for k in keys {
+        let (b, a) = (before.get(k), after.get(k));
+        if b != a {
+            out.push(Reason::Changed {
+                field: k.clone(),
+                before: show(k, b),
+                after: show(k, a),
+                rebuild: snapshot::effect(k) == Effect::Rebuild,
+            });
+        }
+    }
+    out
+}
+
+/// Site-level changes, one per object (`network mgmt`), from the last prepared snapshot.
+pub fn site(before: Option<&Snapshot>, after: &Snapshot) -> Vec<SiteChange> {
+    let empty = Snapshot::new();
+    let before = before.unwrap_or(&empty);
+    let object = |field: &str| {
+        let mut parts = field.splitn(3, '.');
+        format!(
+            "{} {}",
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("")
+        )
+    };
+    let mut out: Vec<SiteChange> = Vec::new();
+    for change in fields(before, after) {
+        let Reason::Changed { field, .. } = &change else {
+            continue;
+        };
+        let obj = object(field);
+        let exists_before = before.keys().any(|k| object(k) == obj);
+        let exists_after = after.keys().any(|k| object(k) == obj);
+        let action = match (exists_before, exists_after) {
+            (false, _) => SiteAction::Create,
+            (true, false) => SiteAction::Delete,
+            (true, true) => SiteAction::Update,
+        };
+        match out.last_mut() {
+            Some(c) if c.object == obj => c.changes.push(change),
+            _ => out.push(SiteChange {
+                object: obj,
+                action,
+                changes: vec![change],
+            }),
+        }
+    }
+    out
+}
+
+/// Per-node changes (targeted ones), sorted by rack then name, and how many changed nodes the
+/// target left out.
+pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeChange>, usize) {
+    let unknown = ObservedNode::default();
+    let mut out = Vec::with_capacity(site.nodes.len());
+    let mut untargeted = 0;
+    for n in &site.nodes {
+        let desired = snapshot::node(n);
+        let fingerprint = snapshot::fingerprint(&desired);
+        let seen = observed.nodes.get(&n.name.v).unwrap_or(&unknown);
+        let (action, reasons) = node(seen, &desired, &fingerprint);
+        let targeted = options.target.as_ref().is_none_or(|f| f.matches(site, n));
+        if !targeted {
+            if action != Action::NoOp {
+                untargeted += 1;
+            }
+            continue;
+        }
+        out.push(NodeChange {
+            node: n.name.v.clone(),
+            rack: n.config.rack.as_ref().map(|r| r.v.clone()),
+            destructive: action == Action::Redeploy,
+            action,
+            reasons,
+            fingerprint,
+        });
+    }
+    // Nodes drydock deployed that the design no longer has. Targeting by name still applies.
+    for (name, seen) in &observed.nodes {
+        if site.node(name).is_some() || seen.deployed.is_none() {
+            continue;
+        }
+        if let Some(f) = &options.target {
+            let by_name = f
+                .filters
+                .iter()
+                .any(|x| x.node_names.iter().any(|t| &t.v == name));
+            if !by_name {
+                untargeted += 1;
+                continue;
+            }
+        }
+        let action = if options.destroy_removed {
+            Action::Destroy
+        } else {
+            Action::Orphaned
+        };
+        out.push(NodeChange {
+            node: name.clone(),
+            rack: seen
+                .deployed
+                .as_ref()
+                .and_then(|d| d.get("metadata.rack").cloned()),
+            destructive: action == Action::Destroy,
+            action,
+            reasons: vec![Reason::Removed],
+            fingerprint: String::new(),
+        });
+    }
+    out.sort_by(|a, b| (&a.rack, &a.node).cmp(&(&b.rack, &b.node)));
+    (out, untargeted)
+}
+
+/// What to do with one node of the design, and why.
+fn node(seen: &ObservedNode, desired: &Snapshot, fingerprint: &str) -> (Action, Vec<Reason>) {
+    let mut reasons = Vec::new();
+    if let Some(f) = &seen.last_failure {
+        reasons.push(Reason::PreviousFailure {
+            at: f.at.clone(),
+            error: f.error.clone(),
+        });
+    }
+    if seen.status != Status::Deployed {
+        reasons.insert(
+            0,
+            Reason::Status {
+                status: seen.status,
+            },
+        );
+        return (Action::Deploy, reasons);
+    }
+    if seen.deployed_fingerprint.as_deref() == Some(fingerprint) {
+        return (Action::NoOp, Vec::new());
+    }
+    let Some(before) = &seen.deployed else {
+        reasons.push(Reason::UnknownDeployedConfig {
+            fingerprint: seen.deployed_fingerprint.clone(),
+        });
+        return (Action::Redeploy, reasons);
+    };
+    let changes = fields(before, desired);
+    let rebuild = changes
+        .iter()
+        .any(|c| matches!(c, Reason::Changed { rebuild: true, .. }));
+    reasons.extend(changes);
+    if reasons.is_empty() {
+        // The recorded snapshot matches but the driver reports another fingerprint: the
+        // machine was deployed by something else since.
+        reasons.push(Reason::UnknownDeployedConfig {
+            fingerprint: seen.deployed_fingerprint.clone(),
+        });
+        return (Action::Redeploy, reasons);
+    }
+    (
+        if rebuild {
+            Action::Redeploy
+        } else {
+            Action::Update
+        },
+        reasons,
+    )
+}

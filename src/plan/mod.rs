@@ -1,0 +1,205 @@
+//! Planning: what an apply would do to a site, and why, as data. `plan` is a pure function of
+//! a valid site, the observed build model and options: no I/O, no clock, no async. The plan
+//! is serializable (saved with `--out`, applied later) and carries the design's content hash
+//! and the observed-state fingerprint, so a stale plan can be refused.
+//!
+//! A plan is made of changes (per node and for the site, each with its reasons) and the task
+//! graph that carries them out. Apply runs only the tasks of the plan: it can never touch what
+//! the plan did not show.
+
+mod diff;
+pub mod graph;
+pub mod snapshot;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Site;
+use crate::model::filter::NodeFilter;
+use crate::model::observed::{Observed, Status};
+use crate::validate::Valid;
+
+pub use graph::{Step, StepKind, Task, TaskId, TaskKind};
+
+/// Version of the plan file format (`--out`, `--json`). Bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What happens to one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Deployed with the same effective configuration: nothing to do.
+    NoOp,
+    /// Not deployed yet (or an earlier attempt did not finish): deploy.
+    Deploy,
+    /// Deployed, and the changes need no rebuild (tags, owner data, BMC settings).
+    Update,
+    /// Deployed, and a change needs the node rebuilt: release and deploy again. Destructive.
+    Redeploy,
+    /// drydock deployed it and the design no longer has it (`--destroy-removed`). Destructive.
+    Destroy,
+    /// drydock deployed it and the design no longer has it; left alone without
+    /// `--destroy-removed`.
+    Orphaned,
+}
+
+impl Action {
+    /// Terraform's symbol for the action.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Deploy => "+",
+            Action::Update => "~",
+            Action::Redeploy => "-/+",
+            Action::Destroy => "-",
+            Action::Orphaned => "?",
+        }
+    }
+}
+
+/// Why a change is planned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// The node's provisioning state.
+    Status { status: Status },
+    /// An earlier apply failed on this node.
+    PreviousFailure { at: String, error: String },
+    /// A field differs between what is deployed and the design. Sensitive values are shown
+    /// as `(sensitive)`.
+    Changed {
+        field: String,
+        before: Option<String>,
+        after: Option<String>,
+        /// Whether this field alone needs a rebuild.
+        rebuild: bool,
+    },
+    /// The node is deployed, but drydock has no record of its configuration.
+    UnknownDeployedConfig { fingerprint: Option<String> },
+    /// The node is no longer in the design.
+    Removed,
+}
+
+/// The change to one node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeChange {
+    pub node: String,
+    pub rack: Option<String>,
+    pub action: Action,
+    /// Whether the change destroys what is on the node (redeploy, destroy).
+    pub destructive: bool,
+    pub reasons: Vec<Reason>,
+    /// Fingerprint of the node's effective configuration in the design (empty when removed).
+    pub fingerprint: String,
+}
+
+/// What happens to a site-level object (network, link, image).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteAction {
+    Create,
+    Update,
+    Delete,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteChange {
+    /// `network mgmt`, `link gp`, `image focal`.
+    pub object: String,
+    pub action: SiteAction,
+    pub changes: Vec<Reason>,
+}
+
+/// Options of a plan.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Plan DestroyNode for nodes drydock deployed that the design no longer has.
+    pub destroy_removed: bool,
+    /// Only nodes the filter selects get changes (Drydock node-filter semantics).
+    pub target: Option<NodeFilter>,
+    /// The `--target` arguments as written, recorded in the plan.
+    pub target_args: Vec<String>,
+    /// Content hash of the design files.
+    pub design_hash: String,
+}
+
+/// A plan: pure data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    /// The site (Region) name.
+    pub site: String,
+    /// Content hash of the design the plan was made from.
+    pub design_hash: String,
+    /// Fingerprint of the observed state the plan was made against.
+    pub observed_fingerprint: String,
+    /// Fingerprint of the site-level configuration.
+    pub site_fingerprint: String,
+    pub destroy_removed: bool,
+    pub targets: Vec<String>,
+    pub site_changes: Vec<SiteChange>,
+    /// Every node of the design (targeted), and removed ones; sorted by rack, then name.
+    pub nodes: Vec<NodeChange>,
+    /// Nodes with changes that `--target` left out.
+    pub untargeted: usize,
+    /// The task graph, in an order that respects dependencies.
+    pub tasks: Vec<Task>,
+}
+
+/// Counts for the summary line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub deploy: usize,
+    pub update: usize,
+    pub redeploy: usize,
+    pub destroy: usize,
+    pub unchanged: usize,
+    pub orphaned: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for n in &self.nodes {
+            match n.action {
+                Action::NoOp => s.unchanged += 1,
+                Action::Deploy => s.deploy += 1,
+                Action::Update => s.update += 1,
+                Action::Redeploy => s.redeploy += 1,
+                Action::Destroy => s.destroy += 1,
+                Action::Orphaned => s.orphaned += 1,
+            }
+        }
+        s
+    }
+
+    /// Whether applying the plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        !self.tasks.is_empty()
+    }
+
+    pub fn task(&self, id: &TaskId) -> Option<&Task> {
+        self.tasks.iter().find(|t| &t.id == id)
+    }
+}
+
+/// Make the plan for a valid site against the observed build model.
+pub fn plan(site: &Valid<Site>, observed: &Observed, options: &Options) -> Plan {
+    let site_snapshot = snapshot::site(site);
+    let site_fingerprint = snapshot::fingerprint(&site_snapshot);
+    let site_changes = diff::site(observed.site.as_ref(), &site_snapshot);
+    let (nodes, untargeted) = diff::nodes(site, observed, options);
+    let tasks = graph::tasks(&nodes, &site_changes, &site_fingerprint, observed);
+    Plan {
+        format_version: FORMAT_VERSION,
+        site: site.region().map_or_else(String::new, |r| r.name.v.clone()),
+        design_hash: options.design_hash.clone(),
+        observed_fingerprint: observed.fingerprint(),
+        site_fingerprint,
+        destroy_removed: options.destroy_removed,
+        targets: options.target_args.clone(),
+        site_changes,
+        nodes,
+        untargeted,
+        tasks,
+    }
+}
