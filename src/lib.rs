@@ -18,7 +18,9 @@
 pub mod cli;
 pub mod design;
 pub mod diag;
+pub mod driver;
 pub mod model;
+pub mod observe;
 pub mod plan;
 pub mod report;
 pub mod source;

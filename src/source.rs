@@ -162,6 +162,14 @@ impl SourceMap {
     }
 }
 
+/// A stable hex digest (SHA-256, first 16 bytes) of some bytes: content hashes, fingerprints
+/// and task ids.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(bytes);
+    h[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,19 @@ pub struct Design {
 }
 
 impl Design {
+    /// A hash of every file's path and content: a plan records it, and apply refuses a plan
+    /// made from another design.
+    pub fn content_hash(&self) -> String {
+        let mut bytes = Vec::new();
+        for (_, f) in self.sources.files() {
+            bytes.extend_from_slice(f.path.to_string_lossy().as_bytes());
+            bytes.push(0);
+            bytes.extend_from_slice(&(f.text.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(f.text.as_bytes());
+        }
+        crate::source::digest(&bytes)
+    }
+
     /// The document whose text contains `loc`, if any.
     pub fn document_at(&self, loc: Loc) -> Option<&Document> {
         if loc.is_none() {

@@ -94,3 +94,42 @@ impl NodeFilter {
         combine(self.set_type, &parts)
     }
 }
+
+/// Build a filter from command-line target expressions: `NAME` or `node:NAME`, `tag:TAG`,
+/// `rack:RACK`, `label:KEY=VALUE` (owner data), `rack-label:KEY=VALUE`. Each expression is one
+/// filter; `op` combines them (Drydock's `filter_set_type`).
+pub fn from_targets(exprs: &[String], op: SetOp) -> Result<NodeFilter, String> {
+    let mut filters = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        let at = |s: &str| At::new(s.to_string(), Loc::NONE);
+        let pair = |s: &str| -> Result<Pair, String> {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| format!("`{e}`: a label target is KEY=VALUE"))?;
+            Ok((at(k), at(v)))
+        };
+        let mut f = Filter {
+            op: Some(SetOp::Union),
+            ..Filter::default()
+        };
+        match e.split_once(':') {
+            Some(("node", v)) => f.node_names.push(at(v)),
+            Some(("tag", v)) => f.node_tags.push(at(v)),
+            Some(("rack", v)) => f.rack_names.push(at(v)),
+            Some(("label", v)) => f.node_labels.push(pair(v)?),
+            Some(("rack-label", v)) => f.rack_labels.push(pair(v)?),
+            Some((kind, _)) => {
+                return Err(format!(
+                    "`{e}`: unknown target kind `{kind}` (use node:, tag:, rack:, label: or rack-label:)"
+                ));
+            }
+            None => f.node_names.push(at(e)),
+        }
+        filters.push(f);
+    }
+    Ok(NodeFilter {
+        loc: Loc::NONE,
+        set_type: op,
+        filters,
+    })
+}

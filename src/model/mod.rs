@@ -449,9 +449,4 @@ pub struct Asset {
     pub has_data: bool,
 }
 
-/// A stable hex digest (SHA-256, first 16 bytes) of some bytes: fingerprints and task ids.
-pub fn digest(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let h = sha2::Sha256::digest(bytes);
-    h[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::source::digest;

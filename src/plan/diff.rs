@@ -8,6 +8,10 @@ use crate::plan::{Action, NodeChange, Options, Reason, SiteAction, SiteChange};
 
 /// Field-by-field differences between two snapshots, sensitive values redacted.
 pub fn fields(before: &Snapshot, after: &Snapshot) -> Vec<Reason> {
+    fields_with(before, after, |k| snapshot::effect(k) == Effect::Rebuild)
+}
+
+fn fields_with(before: &Snapshot, after: &Snapshot, rebuild: impl Fn(&str) -> bool) -> Vec<Reason> {
     let show = |field: &str, v: Option<&String>| {
         v.map(|v| {
             if snapshot::is_sensitive(field) {
@@ -28,7 +32,7 @@ pub fn fields(before: &Snapshot, after: &Snapshot) -> Vec<Reason> {
                 field: k.clone(),
                 before: show(k, b),
                 after: show(k, a),
-                rebuild: snapshot::effect(k) == Effect::Rebuild,
+                rebuild: rebuild(k),
             });
         }
     }
@@ -39,16 +43,17 @@ pub fn fields(before: &Snapshot, after: &Snapshot) -> Vec<Reason> {
 pub fn site(before: Option<&Snapshot>, after: &Snapshot) -> Vec<SiteChange> {
     let empty = Snapshot::new();
     let before = before.unwrap_or(&empty);
+    // `network[mgmt].cidr` belongs to object `network mgmt`.
     let object = |field: &str| {
-        let mut parts = field.splitn(3, '.');
-        format!(
-            "{} {}",
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("")
-        )
+        let end = field.find(']').map_or(field.len(), |i| i + 1);
+        field[..end]
+            .replacen('[', " ", 1)
+            .trim_end_matches(']')
+            .to_string()
     };
     let mut out: Vec<SiteChange> = Vec::new();
-    for change in fields(before, after) {
+    // Site objects are prepared, not rebuilt: no field forces a node redeploy.
+    for change in fields_with(before, after, |_| false) {
         let Reason::Changed { field, .. } = &change else {
             continue;
         };

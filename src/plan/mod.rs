@@ -9,6 +9,7 @@
 
 mod diff;
 pub mod graph;
+pub mod render;
 pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
@@ -201,5 +202,34 @@ pub fn plan(site: &Valid<Site>, observed: &Observed, options: &Options) -> Plan 
         nodes,
         untargeted,
         tasks,
+    }
+}
+
+/// Why a saved plan can no longer be applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Stale {
+    #[error("the design changed since the plan was made (design hash {planned} then, {now} now)")]
+    Design { planned: String, now: String },
+    #[error("the site changed since the plan was made (observed state {planned} then, {now} now)")]
+    Observed { planned: String, now: String },
+}
+
+impl Plan {
+    /// Refuse a plan made from another design or against another observed state.
+    pub fn check_fresh(&self, design_hash: &str, observed: &Observed) -> Result<(), Stale> {
+        if self.design_hash != design_hash {
+            return Err(Stale::Design {
+                planned: self.design_hash.clone(),
+                now: design_hash.to_string(),
+            });
+        }
+        let now = observed.fingerprint();
+        if self.observed_fingerprint != now {
+            return Err(Stale::Observed {
+                planned: self.observed_fingerprint.clone(),
+                now,
+            });
+        }
+        Ok(())
     }
 }

@@ -166,12 +166,12 @@ pub fn node(n: &BaremetalNode) -> Snapshot {
     s
 }
 
-/// The site-level configuration the site's preparation depends on: networks, links and the
+/// The site-level configuration (keys `network[mgmt].cidr`, `link[gp].mtu`, `image[focal]`) the site's preparation depends on: networks, links and the
 /// images and kernels nodes use.
 pub fn site(site: &Site) -> Snapshot {
     let mut s = Snapshot::new();
     for n in &site.networks {
-        let b = format!("network.{}", n.name.v);
+        let b = format!("network[{}]", n.name.v);
         if let Some(c) = &n.cidr {
             s.insert(format!("{b}.cidr"), c.v.to_string());
         }
@@ -217,7 +217,7 @@ pub fn site(site: &Site) -> Snapshot {
         }
     }
     for l in &site.links {
-        let b = format!("link.{}", l.name.v);
+        let b = format!("link[{}]", l.name.v);
         s.insert(format!("{b}.mtu"), l.mtu().to_string());
         s.insert(format!("{b}.bonding.mode"), l.bonding.mode().to_string());
         if let Some(m) = &l.trunking_mode {
@@ -231,10 +231,10 @@ pub fn site(site: &Site) -> Snapshot {
     }
     for n in &site.nodes {
         if let Some(i) = &n.config.image {
-            s.insert(format!("image.{}", i.v), "used".into());
+            s.insert(format!("image[{}]", i.v), "used".into());
         }
         if let Some(k) = &n.config.kernel {
-            s.insert(format!("kernel.{}", k.v), "used".into());
+            s.insert(format!("kernel[{}]", k.v), "used".into());
         }
     }
     s
