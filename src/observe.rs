@@ -1,17 +1,25 @@
 //! Gathering the build model: what the provisioner reports about each machine, joined with what
-//! the state store recorded of earlier applies. This is the I/O half of planning; `plan` itself
-//! only reads the [`Observed`] made here.
+//! the state store's journal recorded of earlier applies (the configuration drydock deployed,
+//! deploy generations, last failures, the site's prepared configuration and the apply epoch).
+//! This is the I/O half of planning; `plan` itself only reads the [`Observed`] made here.
 
-use crate::driver::{Observe, ObserveError};
+use crate::driver::{DriverError, Provisioner};
 use crate::model::Site;
 use crate::model::observed::{Observed, ObservedNode};
+use crate::state::Journal;
 
-/// Observe every node of the site (and whatever else the provisioner holds).
-pub fn gather(site: &Site, provisioner: &dyn Observe) -> Result<Observed, ObserveError> {
-    let names: Vec<&str> = site.nodes.iter().map(|n| n.name.v.as_str()).collect();
-    let machines = provisioner.observe(&names)?;
+/// Observe every node of the site (and whatever else the provisioner or the journal knows).
+pub async fn gather(
+    site: &Site,
+    provisioner: &dyn Provisioner,
+    journal: &Journal,
+) -> Result<Observed, DriverError> {
+    let names: Vec<String> = site.nodes.iter().map(|n| n.name.v.clone()).collect();
+    let machines = provisioner.observe(&names).await?;
     let mut observed = Observed {
         source: provisioner.name().to_string(),
+        site: journal.site.clone(),
+        site_generation: journal.epoch,
         ..Observed::default()
     };
     for (name, m) in machines {
@@ -24,6 +32,12 @@ pub fn gather(site: &Site, provisioner: &dyn Observe) -> Result<Observed, Observ
                 ..ObservedNode::default()
             },
         );
+    }
+    for (name, rec) in &journal.nodes {
+        let o = observed.nodes.entry(name.clone()).or_default();
+        o.deployed = rec.snapshot.clone();
+        o.generation = rec.generation;
+        o.last_failure = rec.last_failure.clone();
     }
     Ok(observed)
 }

@@ -2,10 +2,14 @@
 //! parses, calls into the library, renders, and returns an exit code. Only this module knows
 //! about terminals and exit codes.
 
+mod apply;
 mod explain;
 mod plan;
 pub mod planfile;
+mod progress;
 mod rules;
+pub mod session;
+mod status;
 mod validate;
 
 use std::io::IsTerminal;
@@ -32,6 +36,36 @@ pub mod exit {
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log output on stderr (-v: info, -vv: debug)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Log format
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DRYDOCK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("drydock={level}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 #[derive(Subcommand, Debug)]
@@ -44,6 +78,16 @@ enum Command {
     Explain(explain::Args),
     /// Show what an apply would do to the site, and why
     Plan(plan::Args),
+    /// Carry out a plan (or plan and carry it out), resuming where an earlier apply stopped
+    Apply(apply::Args),
+    /// Release nodes (power off, erase): plans DestroyNode for them and applies it
+    Destroy(apply::DestroyArgs),
+    /// Per node: provisioning state, last task, last error
+    Status(status::StatusArgs),
+    /// The task journal, with timings; with an ID, one task's steps
+    Tasks(status::TasksArgs),
+    /// Remove the site lock left by an apply (check that no apply is running first)
+    ForceUnlock(status::UnlockArgs),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -68,6 +112,13 @@ impl ColorChoice {
 
 /// Run the command line; the binary's `main` is only this.
 pub fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`drydock tasks | head`) instead of failing to print.
+    // SAFETY: called once at start-up, before any thread exists; restoring a default handler.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -79,11 +130,17 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    init_logging(cli.verbose, cli.log_format);
     let code = match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Plan(a) => plan::run(a),
+        Command::Apply(a) => apply::run(a),
+        Command::Destroy(a) => apply::destroy(a),
+        Command::Status(a) => status::status(a),
+        Command::Tasks(a) => status::tasks(a),
+        Command::ForceUnlock(a) => status::force_unlock(a),
     };
     ExitCode::from(code)
 }
@@ -92,120 +149,4 @@ pub fn main() -> ExitCode {
 fn usage_error(what: impl std::fmt::Display, help: &str) -> u8 {
     eprintln!("error: {what}\n  help: {help}");
     exit::USAGE
-}
-
-/// A plan made from the command line's design and state directory.
-pub struct Planned {
-    pub paths: Vec<std::path::PathBuf>,
-    pub state_dir: std::path::PathBuf,
-    pub design: crate::design::Design,
-    pub site: crate::validate::Valid<crate::model::Site>,
-    pub plan: crate::plan::Plan,
-}
-
-/// The default state directory of a site: `.drydock/<site>` in the current directory.
-pub fn default_state_dir(site: &str) -> std::path::PathBuf {
-    let safe: String = site
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    std::path::Path::new(".drydock").join(if safe.is_empty() { "site".into() } else { safe })
-}
-
-/// Load and validate the design (printing its diagnostics and returning exit 1 if it has
-/// errors), observe the site, and plan. Shared by `plan` and `apply`.
-pub fn prepare_plan(
-    paths: &[std::path::PathBuf],
-    state: Option<&std::path::Path>,
-    targets: &[String],
-    target_mode: plan::TargetMode,
-    destroy_removed: bool,
-    color: ColorChoice,
-) -> Result<Planned, u8> {
-    let target = plan::target_filter(targets, target_mode)
-        .map_err(|e| usage_error(e, "see `drydock plan --help` for target forms"))?;
-    let design = crate::design::load(paths)
-        .map_err(|e| usage_error(e, "give the path of a design file or directory"))?;
-    if design.sources.is_empty() {
-        return Err(usage_error(
-            "no design files (*.yaml, *.yml) found",
-            "point drydock at the directory that holds the site's YAML documents",
-        ));
-    }
-    let options = crate::validate::Options {
-        catalog: Some(crate::driver::sim::Simulator::catalog()),
-        ..Default::default()
-    };
-    let report = crate::validate::validate(&design, &options);
-    let errors = report.errors();
-    let findings = report.findings.clone();
-    let site = match report.into_valid() {
-        Ok(s) => s,
-        Err(_) => {
-            let input = crate::report::Input {
-                design: &design,
-                findings: &findings,
-                rules_run: &[],
-                deny_warnings: false,
-            };
-            let on = color.enabled();
-            eprint!(
-                "{}",
-                crate::report::human::render(
-                    &input,
-                    &crate::report::human::Style {
-                        color: on,
-                        unicode: on,
-                        width: 100
-                    }
-                )
-            );
-            eprintln!(
-                "error: the design has {} — fix it before planning\n  help: `drydock validate` shows the same diagnostics",
-                crate::report::plural(errors, "error")
-            );
-            return Err(exit::FINDINGS);
-        }
-    };
-    let site_name = site
-        .region()
-        .map_or("site", |r| r.name.v.as_str())
-        .to_string();
-    let state_dir = state
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| default_state_dir(&site_name));
-    let sim = crate::driver::sim::Simulator::new(&state_dir);
-    let observed = crate::observe::gather(&site, &sim).map_err(|e| {
-        eprintln!(
-            "error: cannot observe the site: {e}\n  help: check the state directory {}",
-            state_dir.display()
-        );
-        exit::FINDINGS
-    })?;
-    if let Some(f) = &target {
-        let any = site.nodes.iter().any(|n| f.matches(&site, n));
-        if !any {
-            eprintln!("warning: --target selects no node of the design");
-        }
-    }
-    let plan_options = crate::plan::Options {
-        destroy_removed,
-        target,
-        target_args: targets.to_vec(),
-        design_hash: design.content_hash(),
-    };
-    let plan = crate::plan::plan(&site, &observed, &plan_options);
-    Ok(Planned {
-        paths: paths.to_vec(),
-        state_dir,
-        design,
-        site,
-        plan,
-    })
 }

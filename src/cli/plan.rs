@@ -3,8 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::cli::session::{self, SimArgs};
 use crate::cli::{ColorChoice, exit, usage_error};
-use crate::model::filter::{SetOp, from_targets};
+use crate::model::filter::{NodeFilter, SetOp, from_targets};
 use crate::plan::{self, render};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -12,6 +13,29 @@ pub enum TargetMode {
     #[default]
     Union,
     Intersection,
+}
+
+/// Options shared by `plan` and `apply`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PlanArgs {
+    /// Plan only these nodes: NAME, node:NAME, tag:TAG, rack:RACK, label:KEY=VALUE,
+    /// rack-label:KEY=VALUE (repeatable)
+    #[arg(long, value_name = "TARGET")]
+    pub target: Vec<String>,
+    /// How several --target combine
+    #[arg(long, value_enum, default_value_t = TargetMode::Union)]
+    pub target_mode: TargetMode,
+    /// Destroy nodes drydock deployed that the design no longer has
+    #[arg(long)]
+    pub destroy_removed: bool,
+    /// State directory (default: .drydock/<site> in the current directory)
+    #[arg(long, value_name = "DIR", env = "DRYDOCK_STATE")]
+    pub state: Option<PathBuf>,
+    /// Colour in human output
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(flatten)]
+    pub sim: SimArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -31,33 +55,61 @@ pub struct Args {
     /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan only these nodes: NAME, node:NAME, tag:TAG, rack:RACK, label:KEY=VALUE,
-    /// rack-label:KEY=VALUE (repeatable)
-    #[arg(long, value_name = "TARGET")]
-    pub target: Vec<String>,
-    /// How several --target combine
-    #[arg(long, value_enum, default_value_t = TargetMode::Union)]
-    pub target_mode: TargetMode,
-    /// Destroy nodes drydock deployed that the design no longer has
-    #[arg(long)]
-    pub destroy_removed: bool,
-    /// State directory (default: .drydock/<site> in the current directory, or $DRYDOCK_STATE)
-    #[arg(long, value_name = "DIR", env = "DRYDOCK_STATE")]
-    pub state: Option<PathBuf>,
-    /// Colour in human output
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// Parse the --target arguments.
+pub fn target_filter(targets: &[String], mode: TargetMode) -> Result<Option<NodeFilter>, String> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let op = match mode {
+        TargetMode::Union => SetOp::Union,
+        TargetMode::Intersection => SetOp::Intersection,
+    };
+    from_targets(targets, op).map(Some)
+}
+
+/// Everything a plan is made from.
+pub struct Planned {
+    pub loaded: session::Loaded,
+    pub session: session::Session,
+    pub observed: crate::model::observed::Observed,
+    pub plan: plan::Plan,
+}
+
+/// Load, open the state, observe and plan.
+pub fn make(paths: &[PathBuf], a: &PlanArgs, rt: &tokio::runtime::Runtime) -> Result<Planned, u8> {
+    let target = target_filter(&a.target, a.target_mode)
+        .map_err(|e| usage_error(e, "see `drydock plan --help` for the target forms"))?;
+    let loaded = session::load(paths, a.color)?;
+    let dir = session::state_dir(a.state.as_deref(), &loaded.site);
+    let session = session::open(&dir, a.sim.config()?)?;
+    let observed = rt.block_on(session::observe(&session, &loaded.site))?;
+    if let Some(f) = &target
+        && !loaded.site.nodes.iter().any(|n| f.matches(&loaded.site, n))
+    {
+        eprintln!("warning: --target selects no node of the design");
+    }
+    let options = plan::Options {
+        destroy_removed: a.destroy_removed,
+        target,
+        target_args: a.target.clone(),
+        design_hash: loaded.design.content_hash(),
+    };
+    let plan = plan::plan(&loaded.site, &observed, &options);
+    Ok(Planned {
+        loaded,
+        session,
+        observed,
+        plan,
+    })
 }
 
 pub fn run(a: Args) -> u8 {
-    let planned = match crate::cli::prepare_plan(
-        &a.paths,
-        a.state.as_deref(),
-        &a.target,
-        a.target_mode,
-        a.destroy_removed,
-        a.color,
-    ) {
+    let rt = session::runtime(false);
+    let planned = match make(&a.paths, &a.plan, &rt) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -72,7 +124,7 @@ pub fn run(a: Args) -> u8 {
         render::human(
             p,
             &render::Style {
-                color: a.color.enabled(),
+                color: a.plan.color.enabled(),
             },
         )
     };
@@ -80,8 +132,8 @@ pub fn run(a: Args) -> u8 {
     let _ = out.write_all(text.as_bytes());
     if let Some(file) = &a.out {
         let saved = crate::cli::planfile::SavedPlan {
-            paths: planned.paths.clone(),
-            state: planned.state_dir.clone(),
+            paths: planned.loaded.paths.clone(),
+            state: planned.session.state_dir.clone(),
             plan: p.clone(),
         };
         if let Err(e) = saved.write(file) {
@@ -90,9 +142,8 @@ pub fn run(a: Args) -> u8 {
         if !a.json && !a.dot {
             let _ = writeln!(
                 out,
-                "\nSaved the plan to {}. Apply it with: drydock apply {}",
-                file.display(),
-                file.display()
+                "\nSaved the plan to {f}. Apply it with: drydock apply {f}",
+                f = file.display()
             );
         }
     }
@@ -100,19 +151,4 @@ pub fn run(a: Args) -> u8 {
         (true, true) => 2,
         _ => exit::OK,
     }
-}
-
-/// Parse the --target arguments.
-pub fn target_filter(
-    targets: &[String],
-    mode: TargetMode,
-) -> Result<Option<crate::model::filter::NodeFilter>, String> {
-    if targets.is_empty() {
-        return Ok(None);
-    }
-    let op = match mode {
-        TargetMode::Union => SetOp::Union,
-        TargetMode::Intersection => SetOp::Intersection,
-    };
-    from_targets(targets, op).map(Some)
 }

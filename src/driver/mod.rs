@@ -1,14 +1,126 @@
-//! Drivers: the code that talks to the world (provisioners, BMCs, site services). They know
-//! nothing of plans or the executor; they take node descriptions and answer with facts.
+//! Drivers: the code that talks to the world. They know nothing of plans or the executor:
+//! they take node descriptions ([`NodeSpec`], plain data made from the model) and answer with
+//! facts or progress.
 //!
-//! - `sim`: the embedded simulator (the default): MAAS-like machines and BMCs whose world
-//!   lives in the state directory.
+//! Three interfaces, shaped after the real protocols (MAAS, Redfish, IPMI):
+//! - [`Provisioner`]: identify, commission (configure hardware), apply networking, storage and
+//!   platform, deploy, destroy, observe;
+//! - [`OobDriver`]: power on/off/cycle, next boot device, power state, hardware inventory;
+//! - [`SiteDriver`]: verify services, prepare the site (networks, credentials, images).
+//!
+//! Long operations never block: they answer [`Progress::Done`] or
+//! [`Progress::Pending`] ("in progress, ask again after D"), and the executor polls. Errors are
+//! [`DriverError::Transient`] (retry) or [`DriverError::Permanent`] (fail this node's task).
+//!
+//! Every operation is idempotent (check, then act): called again after it succeeded, or after
+//! a crash half-way, it finds the work done and answers `Done` without redoing it.
+//!
+//! - `sim`: the embedded simulator, the default provisioner, BMC and site services.
 
 pub mod sim;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
 
-use crate::model::observed::{Power, Status};
+use crate::model::observed::{Power, Snapshot, Status};
+
+/// What a long operation answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    Done,
+    /// Not finished: ask again after this long. `what` says what is being waited for.
+    Pending {
+        after: Duration,
+        what: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// Worth retrying: a timeout, a 5xx, a dropped connection, a busy BMC.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying will not help: wrong credentials, a machine that failed commissioning.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl DriverError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, DriverError::Transient(_))
+    }
+}
+
+pub type DriverResult<T> = Result<T, DriverError>;
+
+/// How a node's BMC is driven (`oob.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OobKind {
+    Ipmi,
+    Redfish,
+    Libvirt,
+    /// Nothing to drive: the operator powers and boots the node.
+    Manual,
+}
+
+impl OobKind {
+    pub fn parse(s: &str) -> Option<OobKind> {
+        match s {
+            "ipmi" => Some(OobKind::Ipmi),
+            "redfish" => Some(OobKind::Redfish),
+            "libvirt" => Some(OobKind::Libvirt),
+            "manual" => Some(OobKind::Manual),
+            _ => None,
+        }
+    }
+}
+
+/// A node's BMC, as drivers need it. The credential is a reference (`env:NAME`, `file:/path`)
+/// or a literal; it is resolved only when used and never printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OobSpec {
+    pub kind: Option<OobKind>,
+    pub address: Option<IpAddr>,
+    pub account: Option<String>,
+    pub credential: Option<Secret>,
+}
+
+/// A secret value or reference. `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The reference or literal as written (only for resolving it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What drivers know of a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSpec {
+    pub name: String,
+    pub rack: Option<String>,
+    /// Fingerprint of the node's effective configuration.
+    pub fingerprint: String,
+    /// The effective configuration, flat (secrets already reduced to digests).
+    pub snapshot: Snapshot,
+    pub boot_mac: Option<String>,
+    /// `uefi` or `bios`, from the hardware profile.
+    pub boot_mode: Option<String>,
+    pub tags: Vec<String>,
+    pub oob: OobSpec,
+}
 
 /// What a provisioner reports about one machine.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -18,21 +130,91 @@ pub struct Machine {
     pub deployed_fingerprint: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ObserveError {
-    #[error("{0}")]
-    Failed(String),
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerAction {
+    On,
+    Off,
+    /// Power off then on (or on, when off).
+    Cycle,
 }
 
-/// Observation, the part of a provisioner that planning needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootDevice {
+    Pxe,
+    Disk,
+}
+
+/// Basic hardware inventory, for VerifyNode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub memory_gib: Option<u64>,
+    pub cpus: Option<u64>,
+    pub macs: Vec<String>,
+}
+
+/// The site-level configuration drivers need to prepare a site.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SiteSpec {
+    pub name: String,
+    pub fingerprint: String,
+    pub snapshot: Snapshot,
+}
+
+/// A provisioner (MAAS, or the simulator).
 ///
 /// # Guarantees
-/// Reads only; changes nothing in the world. Every name asked for is either in the answer
-/// (the provisioner knows the machine) or not (it does not).
-pub trait Observe {
-    /// Who answers (`simulator`, `maas`), for messages.
+/// Every method is idempotent and safe to call again after a crash at any point: it checks the
+/// machine's state before acting. `observe` changes nothing.
+///
+/// # Assumptions
+/// The executor serializes calls for one node; calls for different nodes run concurrently.
+///
+/// # Errors
+/// `Transient` for what a retry may fix, `Permanent` otherwise; the message says what failed
+/// and never contains a credential.
+#[async_trait::async_trait]
+pub trait Provisioner: Send + Sync {
     fn name(&self) -> &str;
-    /// The machines the provisioner knows, by node name: the ones asked for, and any other it
-    /// holds for this site.
-    fn observe(&self, nodes: &[&str]) -> Result<BTreeMap<String, Machine>, ObserveError>;
+    /// The machines the provisioner knows, by node name.
+    async fn observe(&self, nodes: &[String]) -> DriverResult<BTreeMap<String, Machine>>;
+    /// Find (or enlist) the machine behind the node.
+    async fn identify(&self, node: &NodeSpec) -> DriverResult<Progress>;
+    /// Commission: inventory and configure the hardware.
+    async fn configure_hardware(&self, node: &NodeSpec) -> DriverResult<Progress>;
+    async fn apply_networking(&self, node: &NodeSpec) -> DriverResult<Progress>;
+    async fn apply_storage(&self, node: &NodeSpec) -> DriverResult<Progress>;
+    async fn apply_platform(&self, node: &NodeSpec) -> DriverResult<Progress>;
+    /// Install the OS with the node's configuration (its fingerprint is recorded).
+    async fn deploy(&self, node: &NodeSpec) -> DriverResult<Progress>;
+    /// Wait for the boot actions' final status.
+    async fn boot_action_report(&self, node: &NodeSpec) -> DriverResult<Progress>;
+    /// Apply changes that need no redeploy (tags, owner data).
+    async fn update_metadata(&self, node: &NodeSpec) -> DriverResult<Progress>;
+    /// Release the machine (erase it, power it off); it stays known.
+    async fn destroy(&self, node: &NodeSpec) -> DriverResult<Progress>;
+}
+
+/// An out-of-band (BMC) driver.
+///
+/// # Guarantees
+/// `set_power` and `set_boot_device` are idempotent: asking for the state a machine is
+/// already in does nothing. `Cycle` is the exception by nature (it reboots again).
+#[async_trait::async_trait]
+pub trait OobDriver: Send + Sync {
+    fn name(&self) -> &str;
+    async fn power_state(&self, node: &NodeSpec) -> DriverResult<Power>;
+    async fn set_power(&self, node: &NodeSpec, action: PowerAction) -> DriverResult<Progress>;
+    async fn set_boot_device(&self, node: &NodeSpec, device: BootDevice) -> DriverResult<Progress>;
+    async fn interrogate(&self, node: &NodeSpec) -> DriverResult<Inventory>;
+}
+
+/// Site services.
+#[async_trait::async_trait]
+pub trait SiteDriver: Send + Sync {
+    async fn verify_services(&self) -> DriverResult<Progress>;
+    async fn prepare_networks(&self, site: &SiteSpec) -> DriverResult<Progress>;
+    async fn prepare_credentials(&self, site: &SiteSpec) -> DriverResult<Progress>;
+    async fn prepare_images(&self, site: &SiteSpec) -> DriverResult<Progress>;
 }

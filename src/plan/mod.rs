@@ -233,3 +233,56 @@ impl Plan {
         Ok(())
     }
 }
+
+/// A plan that releases the named nodes (`drydock destroy`): VerifySite, then DestroyNode for
+/// each. Nodes the provisioner does not know are refused by name.
+pub fn destroy(
+    site: &Valid<Site>,
+    observed: &Observed,
+    nodes: &[String],
+    design_hash: &str,
+) -> Result<Plan, String> {
+    let site_fingerprint = snapshot::fingerprint(&snapshot::site(site));
+    let mut changes = Vec::new();
+    for name in nodes {
+        let Some(seen) = observed.nodes.get(name) else {
+            return Err(format!(
+                "node `{name}` is not known to the provisioner ({})",
+                observed.source
+            ));
+        };
+        changes.push(NodeChange {
+            node: name.clone(),
+            rack: site
+                .node(name)
+                .and_then(|n| n.config.rack.as_ref())
+                .map(|r| r.v.clone()),
+            action: Action::Destroy,
+            destructive: true,
+            reasons: vec![Reason::Status {
+                status: seen.status,
+            }],
+            fingerprint: String::new(),
+        });
+    }
+    let tasks = graph::tasks(&changes, &[], &site_fingerprint, observed);
+    // `tasks` always adds PrepareSite after VerifySite; a destroy does not need the site
+    // prepared.
+    let tasks = tasks
+        .into_iter()
+        .filter(|t| t.kind != TaskKind::PrepareSite)
+        .collect();
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        site: site.region().map_or_else(String::new, |r| r.name.v.clone()),
+        design_hash: design_hash.to_string(),
+        observed_fingerprint: observed.fingerprint(),
+        site_fingerprint,
+        destroy_removed: false,
+        targets: nodes.to_vec(),
+        site_changes: Vec::new(),
+        nodes: changes,
+        untargeted: 0,
+        tasks,
+    })
+}

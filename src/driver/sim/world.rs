@@ -1,10 +1,11 @@
-//! The simulator's world: its machines (MAAS-like status, BMC power and boot device, the
-//! fingerprint each was deployed with), kept in the state directory as JSON so that a later
-//! `plan` observes what the last apply did. Writes are atomic (temporary file, fsync, rename):
-//! a crash leaves the old world or the new one, never half of either.
+//! The simulator's world: its machines (MAAS-like status, BMC power and next boot device, the
+//! fingerprint each was deployed with, what is in progress), kept in a sled database in the
+//! state directory (`STATE/sim`) so that a later `plan` observes what the last apply did.
+//!
+//! The simulator makes a change durable before it answers `Done` (as a real provisioner
+//! commits before it answers), so after a crash the world is never behind the journal.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,92 +23,145 @@ pub enum BootDevice {
 }
 
 /// One simulated machine.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Machine {
+    #[serde(default = "version")]
+    pub v: u32,
     pub status: Status,
     pub power: Power,
-    /// The next boot device (one-time PXE override or disk).
+    /// The next boot device (a one-time PXE override, or disk).
     pub boot: BootDevice,
     pub deployed_fingerprint: Option<String>,
-    /// The steps that have been applied since the machine was last released, for idempotency
-    /// (a step applied twice is a no-op the second time).
+    /// Steps applied since the machine was last released (idempotency: applying one again is
+    /// a no-op).
     #[serde(default)]
     pub applied: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct World {
-    pub version: u32,
-    pub machines: BTreeMap<String, Machine>,
-    /// Site-level preparation done (networks, credentials, images).
+    /// A long operation in progress and when it completes (Unix ms).
     #[serde(default)]
-    pub site_prepared: Vec<String>,
+    pub busy: Option<(String, u64)>,
+    /// How many times the machine was power-cycled (tests read it).
+    #[serde(default)]
+    pub power_cycles: u64,
 }
 
-impl Default for World {
-    fn default() -> World {
-        World {
-            version: FORMAT_VERSION,
-            machines: BTreeMap::new(),
-            site_prepared: Vec::new(),
+fn version() -> u32 {
+    FORMAT_VERSION
+}
+
+impl Default for Machine {
+    fn default() -> Machine {
+        Machine {
+            v: FORMAT_VERSION,
+            status: Status::New,
+            power: Power::Off,
+            boot: BootDevice::Disk,
+            deployed_fingerprint: None,
+            applied: Vec::new(),
+            tags: Vec::new(),
+            busy: None,
+            power_cycles: 0,
         }
     }
+}
+
+/// The whole world, as a value (for tests and for reading it outside an apply).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct World {
+    pub machines: BTreeMap<String, Machine>,
+    /// Site preparation steps done.
+    pub site: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
-    #[error("cannot read the simulator's world {0}: {1}")]
-    Read(PathBuf, std::io::Error),
-    #[error("the simulator's world {0} is not valid: {1}")]
+    #[error("cannot open the simulator's world in {0}: {1}")]
+    Open(PathBuf, String),
+    #[error("the simulator's world in {0} is corrupt: {1}")]
     Corrupt(PathBuf, String),
-    #[error("cannot write the simulator's world {0}: {1}")]
-    Write(PathBuf, std::io::Error),
+    #[error("cannot write the simulator's world in {0}: {1}")]
+    Write(PathBuf, String),
 }
 
-impl World {
-    pub fn path(state_dir: &Path) -> PathBuf {
-        state_dir.join("sim").join("world.json")
+/// The open database of a world.
+pub struct Db {
+    pub path: PathBuf,
+    pub machines: sled::Tree,
+    pub site: sled::Tree,
+    pub db: sled::Db,
+}
+
+impl Db {
+    pub fn open(state_dir: &Path) -> Result<Db, WorldError> {
+        let path = state_dir.join("sim");
+        let e = |x: &dyn std::fmt::Display| WorldError::Open(path.clone(), x.to_string());
+        std::fs::create_dir_all(&path).map_err(|x| e(&x))?;
+        let db = sled::Config::new()
+            .path(&path)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|x| e(&x))?;
+        let machines = db.open_tree("machines").map_err(|x| e(&x))?;
+        let site = db.open_tree("site").map_err(|x| e(&x))?;
+        Ok(Db {
+            path,
+            machines,
+            site,
+            db,
+        })
     }
 
-    /// The world in `state_dir`, or an empty one when there is none yet.
-    pub fn load(state_dir: &Path) -> Result<World, WorldError> {
-        let path = World::path(state_dir);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(World::default()),
-            Err(e) => return Err(WorldError::Read(path, e)),
-        };
-        let w: World = serde_json::from_slice(&bytes)
-            .map_err(|e| WorldError::Corrupt(path.clone(), e.to_string()))?;
-        if w.version != FORMAT_VERSION {
-            return Err(WorldError::Corrupt(
-                path,
-                format!(
-                    "format version {} (this drydock reads {FORMAT_VERSION})",
-                    w.version
-                ),
-            ));
+    pub fn read(&self) -> Result<World, WorldError> {
+        let corrupt =
+            |x: &dyn std::fmt::Display| WorldError::Corrupt(self.path.clone(), x.to_string());
+        let mut w = World::default();
+        for kv in self.machines.iter() {
+            let (k, v) = kv.map_err(|x| corrupt(&x))?;
+            let m: Machine = serde_json::from_slice(&v).map_err(|x| corrupt(&x))?;
+            if m.v != FORMAT_VERSION {
+                return Err(corrupt(&format!("machine record of version {}", m.v)));
+            }
+            w.machines
+                .insert(String::from_utf8_lossy(&k).into_owned(), m);
+        }
+        for kv in self.site.iter() {
+            let (k, _) = kv.map_err(|x| corrupt(&x))?;
+            w.site.push(String::from_utf8_lossy(&k).into_owned());
         }
         Ok(w)
     }
 
-    /// Write the world atomically.
+    pub fn put(&self, name: &str, m: &Machine) -> Result<(), WorldError> {
+        self.machines
+            .insert(
+                name.as_bytes(),
+                serde_json::to_vec(m).expect("plain data serializes"),
+            )
+            .map(|_| ())
+            .map_err(|x| WorldError::Write(self.path.clone(), x.to_string()))
+    }
+}
+
+impl World {
+    /// The world in `state_dir` (empty when there is none yet).
+    pub fn load(state_dir: &Path) -> Result<World, WorldError> {
+        Db::open(state_dir)?.read()
+    }
+
+    /// Replace the world in `state_dir` with this one, durably.
     pub fn save(&self, state_dir: &Path) -> Result<(), WorldError> {
-        let path = World::path(state_dir);
-        let err = |e| WorldError::Write(path.clone(), e);
-        let dir = path.parent().expect("world path has a parent");
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let tmp = dir.join(format!(".world.json.{}.tmp", std::process::id()));
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(&serde_json::to_vec_pretty(self).expect("plain data serializes"))
-            .map_err(err)?;
-        f.sync_all().map_err(err)?;
-        std::fs::rename(&tmp, &path).map_err(err)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+        let db = Db::open(state_dir)?;
+        let w = |x: &dyn std::fmt::Display| WorldError::Write(db.path.clone(), x.to_string());
+        db.machines.clear().map_err(|x| w(&x))?;
+        db.site.clear().map_err(|x| w(&x))?;
+        for (name, m) in &self.machines {
+            db.put(name, m)?;
         }
+        for s in &self.site {
+            db.site.insert(s.as_bytes(), &[]).map_err(|x| w(&x))?;
+        }
+        db.db.flush().map_err(|x| w(&x))?;
         Ok(())
     }
 }

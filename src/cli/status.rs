@@ -1,0 +1,183 @@
+//! `drydock status`, `drydock tasks [ID]`, `drydock force-unlock`: reading the state.
+
+use std::path::PathBuf;
+
+use crate::cli::session::{self, SimArgs};
+use crate::cli::{ColorChoice, exit, usage_error};
+use crate::state::lock::format_time;
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// The site's design
+    #[arg(required = true, value_name = "DESIGN")]
+    pub paths: Vec<PathBuf>,
+    /// State directory (default: .drydock/<site>)
+    #[arg(long, value_name = "DIR", env = "DRYDOCK_STATE")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TasksArgs {
+    /// A task id (or a prefix of one): show its steps
+    pub id: Option<String>,
+    /// State directory
+    #[arg(long, required = true, value_name = "DIR", env = "DRYDOCK_STATE")]
+    pub state: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UnlockArgs {
+    /// State directory
+    #[arg(long, required = true, value_name = "DIR", env = "DRYDOCK_STATE")]
+    pub state: PathBuf,
+}
+
+pub fn status(a: StatusArgs) -> u8 {
+    let loaded = match session::load(&a.paths, ColorChoice::Never) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    let dir = session::state_dir(a.state.as_deref(), &loaded.site);
+    let config = match a.sim.config() {
+        Ok(c) => c,
+        Err(c) => return c,
+    };
+    let s = match session::open(&dir, config) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let rt = session::runtime(false);
+    let observed = match rt.block_on(session::observe(&s, &loaded.site)) {
+        Ok(o) => o,
+        Err(c) => return c,
+    };
+    let mut names: Vec<&String> = observed.nodes.keys().collect();
+    for n in &loaded.site.nodes {
+        if !observed.nodes.contains_key(&n.name.v) {
+            names.push(&n.name.v);
+        }
+    }
+    names.sort();
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<width$}  {:<22}  {:<7}  {:<24}  LAST ERROR",
+        "NODE", "STATE", "POWER", "LAST TASK"
+    );
+    let unknown = Default::default();
+    for name in names {
+        let o = observed.nodes.get(name).unwrap_or(&unknown);
+        let rec = s.journal.nodes.get(name);
+        let last = rec.and_then(|r| r.last_task).map_or("-".into(), |(k, st)| {
+            format!("{k} {st:?}")
+                .to_lowercase()
+                .replacen(&k.as_str().to_lowercase(), k.as_str(), 1)
+        });
+        let err = rec
+            .and_then(|r| r.last_failure.as_ref())
+            .map_or("-".into(), |f| format!("{}: {}", f.at, f.error));
+        let in_design = if loaded.site.node(name).is_some() {
+            ""
+        } else {
+            " (not in design)"
+        };
+        println!(
+            "{:<width$}  {:<22}  {:<7}  {:<24}  {err}{in_design}",
+            name,
+            o.status.as_str(),
+            format!("{:?}", o.power).to_lowercase(),
+            last
+        );
+    }
+    if let Some((run, outcome)) = s.journal.last_run {
+        let how = outcome.map_or("did not finish (interrupted)".to_string(), |o| {
+            format!("{o:?}").to_lowercase()
+        });
+        println!(
+            "\nLast apply: run {run}, {how}. Completed applies: {}.",
+            s.journal.epoch
+        );
+    }
+    exit::OK
+}
+
+pub fn tasks(a: TasksArgs) -> u8 {
+    let s = match session::open(&a.state, Default::default()) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let mut tasks: Vec<_> = s.journal.tasks.values().collect();
+    tasks.sort_by_key(|t| (t.queued_ms, t.started_ms, t.id.0.clone()));
+    if let Some(id) = &a.id {
+        let found: Vec<_> = tasks
+            .iter()
+            .filter(|t| t.id.0.starts_with(id.as_str()))
+            .collect();
+        let [t] = found.as_slice() else {
+            return usage_error(
+                format!("{} tasks match `{id}`", found.len()),
+                "give more of the id; `drydock tasks --state DIR` lists them",
+            );
+        };
+        println!(
+            "task      {}\nkind      {}\nnode      {}\nstate     {:?}\nrun       {}\nattempts  {}",
+            t.id,
+            t.kind,
+            t.node.as_deref().unwrap_or("-"),
+            t.state,
+            t.run,
+            t.attempts
+        );
+        if let Some(st) = t.started_ms {
+            println!("started   {}", format_time(st));
+        }
+        if let (Some(st), Some(f)) = (t.started_ms, t.finished_ms) {
+            println!("took      {:.3}s", (f.saturating_sub(st)) as f64 / 1000.0);
+        }
+        if let Some(e) = &t.error {
+            println!("error     {e}");
+        }
+        for (step, ms, calls) in &t.steps {
+            println!(
+                "  {step:<22} {:>9.3}s  {calls} call(s)",
+                *ms as f64 / 1000.0
+            );
+        }
+        return exit::OK;
+    }
+    println!(
+        "{:<16}  {:<12}  {:<16}  {:<10}  {:>9}  ERROR",
+        "ID", "KIND", "NODE", "STATE", "SECONDS"
+    );
+    for t in tasks {
+        let secs = match (t.started_ms, t.finished_ms) {
+            (Some(a), Some(b)) => format!("{:.3}", b.saturating_sub(a) as f64 / 1000.0),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<16}  {:<12}  {:<16}  {:<10}  {:>9}  {}",
+            &t.id.0[..16.min(t.id.0.len())],
+            t.kind.as_str(),
+            t.node.as_deref().unwrap_or("-"),
+            format!("{:?}", t.state).to_lowercase(),
+            secs,
+            t.error.as_deref().unwrap_or("")
+        );
+    }
+    exit::OK
+}
+
+pub fn force_unlock(a: UnlockArgs) -> u8 {
+    match crate::state::lock::force_unlock(&a.state) {
+        Ok(Some(h)) => {
+            println!("Removed the site lock held by {h}.");
+            exit::OK
+        }
+        Ok(None) => {
+            println!("There was no site lock in {}.", a.state.display());
+            exit::OK
+        }
+        Err(e) => usage_error(e, "check the state directory's permissions"),
+    }
+}

@@ -1,0 +1,469 @@
+//! The state store: an append-only journal of everything drydock did to a site — every task
+//! transition (queued, started, succeeded with output, failed with error, cancelled), what each
+//! node was deployed with, and each apply run's outcome. Everything else (which tasks are
+//! done, the recorded configuration of each node, the apply epoch) is derived by replaying it.
+//!
+//! `StateStore` is the backend interface (sled is the embedded default, `sled_store`); the
+//! journal logic — records, replay, and the one table of legal transitions — lives here and is
+//! the same for every backend.
+
+pub mod lock;
+pub mod sled_store;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::observed::{Failure, Snapshot};
+use crate::plan::{TaskId, TaskKind};
+
+/// Version of journal records. A record of another version is refused, not misread.
+pub const RECORD_VERSION: u32 = 1;
+
+/// One journal record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub v: u32,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// The apply run that wrote it.
+    pub run: u64,
+    pub event: Event,
+}
+
+/// How an apply run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every task succeeded.
+    Success,
+    /// Some nodes failed, others were deployed.
+    Partial,
+    /// Nothing succeeded, or a site task failed.
+    Failure,
+    /// Stopped by the operator (Ctrl-C).
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        pid: u32,
+        host: String,
+        design_hash: String,
+        tasks: usize,
+    },
+    TaskQueued {
+        task: TaskId,
+        kind: TaskKind,
+        node: Option<String>,
+    },
+    TaskStarted {
+        task: TaskId,
+    },
+    /// A step finished (not flushed on its own: timings for `drydock tasks`).
+    StepDone {
+        task: TaskId,
+        step: String,
+        ms: u64,
+        attempts: u32,
+    },
+    TaskSucceeded {
+        task: TaskId,
+        output: Option<String>,
+    },
+    TaskFailed {
+        task: TaskId,
+        step: String,
+        error: String,
+        permanent: bool,
+    },
+    TaskCancelled {
+        task: TaskId,
+    },
+    /// A node finished deploying with this configuration.
+    NodeDeployed {
+        node: String,
+        fingerprint: String,
+        snapshot: Snapshot,
+    },
+    /// A node was released (destroyed or before a redeploy).
+    NodeReleased {
+        node: String,
+    },
+    /// The site was prepared with this configuration.
+    SitePrepared {
+        snapshot: Snapshot,
+    },
+    RunFinished {
+        outcome: Outcome,
+    },
+}
+
+/// The state of a task, derived from the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Queued,
+    Started,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// A transition the journal refuses: a store that yields one is corrupt, or a caller is buggy.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("illegal transition of task {task}: {from:?} -> {event}")]
+pub struct IllegalTransition {
+    pub task: TaskId,
+    pub from: Option<TaskState>,
+    pub event: &'static str,
+}
+
+/// The one table of legal task transitions. A succeeded task is final; any other may be
+/// queued again by a later run (that is how a rerun resumes).
+pub fn transition(
+    task: &TaskId,
+    from: Option<TaskState>,
+    event: &Event,
+) -> Result<TaskState, IllegalTransition> {
+    use TaskState::*;
+    let (to, name) = match event {
+        Event::TaskQueued { .. } => (Queued, "queued"),
+        Event::TaskStarted { .. } => (Started, "started"),
+        Event::TaskSucceeded { .. } => (Succeeded, "succeeded"),
+        Event::TaskFailed { .. } => (Failed, "failed"),
+        Event::TaskCancelled { .. } => (Cancelled, "cancelled"),
+        _ => unreachable!("only task events have transitions"),
+    };
+    let ok = matches!(
+        (from, to),
+        (None | Some(Queued | Started | Failed | Cancelled), Queued)
+            | (Some(Queued), Started)
+            | (Some(Started), Succeeded | Failed | Cancelled)
+            | (Some(Queued), Cancelled)
+    );
+    if ok {
+        Ok(to)
+    } else {
+        Err(IllegalTransition {
+            task: task.clone(),
+            from,
+            event: name,
+        })
+    }
+}
+
+/// What drydock recorded about one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub fingerprint: Option<String>,
+    pub snapshot: Option<Snapshot>,
+    /// Completed deployments.
+    pub generation: u64,
+    pub last_failure: Option<Failure>,
+    /// The last task that ran on the node, and its state.
+    pub last_task: Option<(TaskKind, TaskState)>,
+}
+
+/// One task as the journal knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub id: TaskId,
+    pub kind: TaskKind,
+    pub node: Option<String>,
+    pub state: TaskState,
+    pub run: u64,
+    pub queued_ms: u64,
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    pub error: Option<String>,
+    pub steps: Vec<(String, u64, u32)>,
+    /// How many times it was started, over all runs.
+    pub attempts: u32,
+}
+
+/// Everything derived from the journal.
+#[derive(Clone, Debug, Default)]
+pub struct Journal {
+    pub tasks: HashMap<TaskId, TaskInfo>,
+    pub nodes: BTreeMap<String, NodeRecord>,
+    pub site: Option<Snapshot>,
+    /// Completed, fully successful applies.
+    pub epoch: u64,
+    /// The last run's id, and how it ended (`None`: it never finished).
+    pub last_run: Option<(u64, Option<Outcome>)>,
+}
+
+impl Journal {
+    /// Replay records in order. Fails on an illegal transition or a record of another version.
+    pub fn replay(records: impl IntoIterator<Item = Record>) -> Result<Journal, ReplayError> {
+        let mut j = Journal::default();
+        for r in records {
+            j.apply(&r)?;
+        }
+        Ok(j)
+    }
+
+    pub fn apply(&mut self, r: &Record) -> Result<(), ReplayError> {
+        if r.v != RECORD_VERSION {
+            return Err(ReplayError::Version(r.v));
+        }
+        match &r.event {
+            Event::RunStarted { .. } => self.last_run = Some((r.run, None)),
+            Event::RunFinished { outcome } => {
+                self.last_run = Some((r.run, Some(*outcome)));
+                if *outcome == Outcome::Success {
+                    self.epoch += 1;
+                }
+            }
+            Event::TaskQueued { task, kind, node } => {
+                let from = self.tasks.get(task).map(|t| t.state);
+                transition(task, from, &r.event)?;
+                let t = self.tasks.entry(task.clone()).or_insert_with(|| TaskInfo {
+                    id: task.clone(),
+                    kind: *kind,
+                    node: node.clone(),
+                    state: TaskState::Queued,
+                    run: r.run,
+                    queued_ms: r.at_ms,
+                    started_ms: None,
+                    finished_ms: None,
+                    error: None,
+                    steps: Vec::new(),
+                    attempts: 0,
+                });
+                t.state = TaskState::Queued;
+                t.run = r.run;
+                t.queued_ms = r.at_ms;
+            }
+            Event::TaskStarted { task }
+            | Event::TaskSucceeded { task, .. }
+            | Event::TaskFailed { task, .. }
+            | Event::TaskCancelled { task } => {
+                let t = self
+                    .tasks
+                    .get_mut(task)
+                    .ok_or_else(|| ReplayError::Unknown(task.clone()))?;
+                t.state = transition(task, Some(t.state), &r.event)?;
+                match &r.event {
+                    Event::TaskStarted { .. } => {
+                        t.started_ms = Some(r.at_ms);
+                        t.finished_ms = None;
+                        t.error = None;
+                        t.steps.clear();
+                        t.attempts += 1;
+                    }
+                    Event::TaskFailed { step, error, .. } => {
+                        t.finished_ms = Some(r.at_ms);
+                        t.error = Some(error.clone());
+                        if let Some(n) = &t.node {
+                            self.nodes.entry(n.clone()).or_default().last_failure = Some(Failure {
+                                at: format!("{}/{step}", t.kind),
+                                error: error.clone(),
+                            });
+                        }
+                    }
+                    _ => t.finished_ms = Some(r.at_ms),
+                }
+                if let Some(n) = &t.node {
+                    let rec = self.nodes.entry(n.clone()).or_default();
+                    rec.last_task = Some((t.kind, t.state));
+                    if t.state == TaskState::Succeeded && t.kind == TaskKind::DeployNode {
+                        rec.last_failure = None;
+                    }
+                }
+            }
+            Event::StepDone {
+                task,
+                step,
+                ms,
+                attempts,
+            } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.steps.push((step.clone(), *ms, *attempts));
+                }
+            }
+            Event::NodeDeployed {
+                node,
+                fingerprint,
+                snapshot,
+            } => {
+                let rec = self.nodes.entry(node.clone()).or_default();
+                rec.fingerprint = Some(fingerprint.clone());
+                rec.snapshot = Some(snapshot.clone());
+                rec.generation += 1;
+            }
+            Event::NodeReleased { node } => {
+                let rec = self.nodes.entry(node.clone()).or_default();
+                rec.fingerprint = None;
+                rec.snapshot = None;
+            }
+            Event::SitePrepared { snapshot } => self.site = Some(snapshot.clone()),
+        }
+        Ok(())
+    }
+
+    /// Whether the journal records `task` as succeeded.
+    pub fn succeeded(&self, task: &TaskId) -> bool {
+        self.tasks
+            .get(task)
+            .is_some_and(|t| t.state == TaskState::Succeeded)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error("journal record of version {0}; this drydock reads version {RECORD_VERSION}")]
+    Version(u32),
+    #[error("journal record for task {0}, which was never queued")]
+    Unknown(TaskId),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the state store in {path} cannot be opened: {reason}")]
+    Open { path: String, reason: String },
+    #[error("the state store failed: {0}")]
+    Io(String),
+    #[error("the journal in the state store is corrupt at record {seq}: {reason}")]
+    Corrupt { seq: u64, reason: String },
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+/// A state store backend.
+///
+/// # Guarantees
+/// - `append` assigns increasing sequence numbers; records are read back in that order.
+/// - After `sync` returns, every record appended before the call survives a crash (SIGKILL,
+///   power loss). Records appended after the last `sync` may be lost, but only as a suffix:
+///   the journal is never left with a gap or a half-written record.
+///
+/// # Assumptions
+/// One process writes at a time (the site lock, `state::lock`, ensures it).
+#[async_trait::async_trait]
+pub trait StateStore: Send + Sync {
+    /// Append a record (not yet durable).
+    fn append(&self, record: &Record) -> Result<u64, StoreError>;
+    /// Make every record appended so far durable. Concurrent callers share one disk sync.
+    async fn sync(&self) -> Result<(), StoreError>;
+    /// Every record, in order.
+    fn records(&self) -> Result<Vec<Record>, StoreError>;
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(run: u64, event: Event) -> Record {
+        Record {
+            v: RECORD_VERSION,
+            at_ms: 0,
+            run,
+            event,
+        }
+    }
+
+    fn t(s: &str) -> TaskId {
+        TaskId(s.into())
+    }
+
+    #[test]
+    fn legal_transitions() {
+        let q = Event::TaskQueued {
+            task: t("a"),
+            kind: TaskKind::VerifySite,
+            node: None,
+        };
+        let s = Event::TaskStarted { task: t("a") };
+        let ok = Event::TaskSucceeded {
+            task: t("a"),
+            output: None,
+        };
+        let j =
+            Journal::replay([rec(1, q.clone()), rec(1, s.clone()), rec(1, ok.clone())]).unwrap();
+        assert!(j.succeeded(&t("a")));
+        // A succeeded task is final.
+        assert!(
+            Journal::replay([
+                rec(1, q.clone()),
+                rec(1, s.clone()),
+                rec(1, ok.clone()),
+                rec(2, q.clone())
+            ])
+            .is_err()
+        );
+        // Started and never finished (a crash), then queued again by the next run.
+        let j = Journal::replay([
+            rec(1, q.clone()),
+            rec(1, s.clone()),
+            rec(2, q.clone()),
+            rec(2, s.clone()),
+            rec(2, ok),
+        ])
+        .unwrap();
+        assert_eq!(j.tasks[&t("a")].attempts, 2);
+        // Succeeded without being started.
+        assert!(
+            Journal::replay([
+                rec(1, q),
+                rec(
+                    1,
+                    Event::TaskSucceeded {
+                        task: t("a"),
+                        output: None
+                    }
+                )
+            ])
+            .is_err()
+        );
+        // A record for a task never queued.
+        assert!(Journal::replay([rec(1, s)]).is_err());
+    }
+
+    #[test]
+    fn epoch_counts_successful_runs() {
+        let j = Journal::replay([
+            rec(
+                1,
+                Event::RunFinished {
+                    outcome: Outcome::Partial,
+                },
+            ),
+            rec(
+                2,
+                Event::RunFinished {
+                    outcome: Outcome::Success,
+                },
+            ),
+        ])
+        .unwrap();
+        assert_eq!(j.epoch, 1);
+    }
+
+    #[test]
+    fn other_record_versions_are_refused() {
+        let mut r = rec(
+            1,
+            Event::RunFinished {
+                outcome: Outcome::Success,
+            },
+        );
+        r.v = 99;
+        assert!(matches!(
+            Journal::replay([r]),
+            Err(ReplayError::Version(99))
+        ));
+    }
+}
