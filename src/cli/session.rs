@@ -119,8 +119,9 @@ pub fn load(paths: &[PathBuf], color: ColorChoice) -> Result<Loaded, u8> {
                 )
             );
             eprintln!(
-                "error: the design has {}; fix them first\n  help: `drydock validate` shows the same diagnostics",
-                crate::report::plural(errors, "error")
+                "error: the design has {}; fix {} first\n  help: `drydock validate` shows the same diagnostics",
+                crate::report::plural(errors, "error"),
+                if errors == 1 { "it" } else { "them" }
             );
             Err(exit::FINDINGS)
         }

@@ -11,7 +11,7 @@ use crate::state::Journal;
 /// The description of a node of the design.
 pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
     let c = &n.config;
-    let snap = snapshot::node(n);
+    let snap = snapshot::node(site, n);
     let address =
         c.oob
             .network

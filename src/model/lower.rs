@@ -666,6 +666,7 @@ fn boot_action(name: At<String>, doc: DocId, d: &Node) -> BootAction {
                 .collect(),
         });
     BootAction {
+        digest: crate::source::digest(d.to_json().to_string().as_bytes()),
         signaling: boolean(d, "signaling"),
         node_filter,
         assets: seq(d.get("assets"))

@@ -431,6 +431,8 @@ impl BaremetalNode {
 pub struct BootAction {
     pub name: At<String>,
     pub doc: DocId,
+    /// Digest of the whole `data` (what a deploy lays down changes with it).
+    pub digest: String,
     pub signaling: Option<At<bool>>,
     pub node_filter: Option<filter::NodeFilter>,
     pub assets: Vec<Asset>,

@@ -97,7 +97,9 @@ pub struct Observed {
     pub nodes: BTreeMap<String, ObservedNode>,
     /// The site-level configuration last prepared (state store).
     pub site: Option<Snapshot>,
-    /// How many times drydock completed a PrepareSite.
+    /// The apply epoch: how many applies completed with every task succeeded (state store).
+    /// Part of task ids, so an interrupted apply resumes with the same ids and a later apply
+    /// starts afresh.
     pub site_generation: u64,
     /// Who reported this (e.g. `simulator`), for messages.
     pub source: String,

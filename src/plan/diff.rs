@@ -14,7 +14,7 @@ pub fn fields(before: &Snapshot, after: &Snapshot) -> Vec<Reason> {
 fn fields_with(before: &Snapshot, after: &Snapshot, rebuild: impl Fn(&str) -> bool) -> Vec<Reason> {
     let show = |field: &str, v: Option<&String>| {
         v.map(|v| {
-            if snapshot::is_sensitive(field) {
+            if snapshot::is_sensitive(field) && v.starts_with("literal:") {
                 "(sensitive)".to_string()
             } else {
                 v.clone()
@@ -84,7 +84,7 @@ pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeCh
     let mut out = Vec::with_capacity(site.nodes.len());
     let mut untargeted = 0;
     for n in &site.nodes {
-        let desired = snapshot::node(n);
+        let desired = snapshot::node(site, n);
         let fingerprint = snapshot::fingerprint(&desired);
         let seen = observed.nodes.get(&n.name.v).unwrap_or(&unknown);
         let (action, reasons) = node(seen, &desired, &fingerprint);
@@ -115,7 +115,10 @@ pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeCh
                 .iter()
                 .any(|x| x.node_names.iter().any(|t| &t.v == name));
             if !by_name {
-                untargeted += 1;
+                // Left alone without --destroy-removed: not a change the target leaves out.
+                if options.destroy_removed {
+                    untargeted += 1;
+                }
                 continue;
             }
         }
@@ -159,6 +162,10 @@ fn node(seen: &ObservedNode, desired: &Snapshot, fingerprint: &str) -> (Action, 
         return (Action::Deploy, reasons);
     }
     if seen.deployed_fingerprint.as_deref() == Some(fingerprint) {
+        return (Action::NoOp, Vec::new());
+    }
+    // A provisioner that cannot report fingerprints: the journal's record decides.
+    if seen.deployed_fingerprint.is_none() && seen.deployed.as_ref() == Some(desired) {
         return (Action::NoOp, Vec::new());
     }
     let Some(before) = &seen.deployed else {

@@ -27,6 +27,7 @@ impl fmt::Display for TaskId {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     VerifySite,
     PrepareSite,
@@ -213,17 +214,29 @@ pub fn tasks(
     let epoch = observed.site_generation;
     let mut out = Vec::new();
     let verify_site = Task::new(TaskKind::VerifySite, None, site_fp, epoch, 0, vec![]);
-    let prepare_site = Task::new(
-        TaskKind::PrepareSite,
-        None,
-        site_fp,
-        epoch,
-        0,
-        vec![verify_site.id.clone()],
-    );
-    let (vs, ps) = (verify_site.id.clone(), prepare_site.id.clone());
+    let vs = verify_site.id.clone();
     out.push(verify_site);
-    out.push(prepare_site);
+    // The site is prepared when it changed or a node is about to be (re)deployed; updates in
+    // place and destroys only need the site verified.
+    let needs_prepare = !site_changes.is_empty()
+        || nodes
+            .iter()
+            .any(|n| matches!(n.action, Action::Deploy | Action::Redeploy));
+    let ps = if needs_prepare {
+        let prepare_site = Task::new(
+            TaskKind::PrepareSite,
+            None,
+            site_fp,
+            epoch,
+            0,
+            vec![vs.clone()],
+        );
+        let id = prepare_site.id.clone();
+        out.push(prepare_site);
+        id
+    } else {
+        vs.clone()
+    };
     for n in nodes {
         let generation = observed.nodes.get(&n.node).map_or(0, |o| o.generation);
         let name = Some(n.node.as_str());

@@ -187,8 +187,20 @@ impl Plan {
 pub fn plan(site: &Valid<Site>, observed: &Observed, options: &Options) -> Plan {
     let site_snapshot = snapshot::site(site);
     let site_fingerprint = snapshot::fingerprint(&site_snapshot);
-    let site_changes = diff::site(observed.site.as_ref(), &site_snapshot);
     let (nodes, untargeted) = diff::nodes(site, observed, options);
+    // Without a record of the site's preparation (a site drydock never applied, or deployed by
+    // hand) the site is prepared along with the first node work, not on its own.
+    let node_work = nodes.iter().any(|n| {
+        matches!(
+            n.action,
+            Action::Deploy | Action::Redeploy | Action::Update | Action::Destroy
+        )
+    });
+    let site_changes = if observed.site.is_some() || node_work {
+        diff::site(observed.site.as_ref(), &site_snapshot)
+    } else {
+        Vec::new()
+    };
     let tasks = graph::tasks(&nodes, &site_changes, &site_fingerprint, observed);
     Plan {
         format_version: FORMAT_VERSION,

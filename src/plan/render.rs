@@ -71,7 +71,7 @@ pub fn human(plan: &Plan, style: &Style) -> String {
         .iter()
         .filter(|n| n.action != Action::NoOp)
         .collect();
-    if !plan.has_changes() && changed.is_empty() {
+    if !plan.has_changes() {
         out.push_str(&format!(
             "No changes. Site `{}` matches its design.\n",
             plan.site
@@ -136,7 +136,7 @@ pub fn human(plan: &Plan, style: &Style) -> String {
         };
         let line = format!("{:>3} {}", sym, headline(n));
         out.push_str(&format!("  {}\n", paint(style, color, &line)));
-        for r in &n.reasons {
+        for r in n.reasons.iter().filter(|r| !matches!(r, Reason::Removed)) {
             out.push_str(&format!("        {}\n", reason(r)));
         }
     }

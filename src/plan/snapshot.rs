@@ -43,8 +43,9 @@ pub fn is_sensitive(field: &str) -> bool {
         .is_some_and(crate::design::document::is_secret_key)
 }
 
-/// The deployment-relevant configuration of a node.
-pub fn node(n: &BaremetalNode) -> Snapshot {
+/// The deployment-relevant configuration of a node: its effective configuration, the hardware
+/// profile it uses (kernel-parameter references resolved) and the boot actions that target it.
+pub fn node(site: &Site, n: &BaremetalNode) -> Snapshot {
     let c = &n.config;
     let mut s = Snapshot::new();
     let mut put = |k: String, v: &str| {
@@ -86,11 +87,45 @@ pub fn node(n: &BaremetalNode) -> Snapshot {
     for (k, v) in &c.owner_data {
         put(format!("metadata.owner_data.{}", k.v), &v.v);
     }
+    let hw = c
+        .hardware_profile
+        .as_ref()
+        .and_then(|h| site.hardware_profile(&h.v));
     for p in c.kernel_params.iter() {
         match &p.value.v {
             ParamValue::Flag => put(format!("platform.kernel_params.{}", p.key.v), "true"),
             ParamValue::Off => {}
-            ParamValue::Text(t) => put(format!("platform.kernel_params.{}", p.key.v), t),
+            ParamValue::Text(t) => put(
+                format!("platform.kernel_params.{}", p.key.v),
+                &resolve_hw(hw, t),
+            ),
+        }
+    }
+    if let Some(h) = hw {
+        let opt = |v: &Option<crate::source::At<String>>| v.as_ref().map(|a| a.v.clone());
+        for (k, v) in [
+            ("hardware.boot_mode", opt(&h.boot_mode)),
+            ("hardware.bootstrap_protocol", opt(&h.bootstrap_protocol)),
+        ] {
+            if let Some(v) = v {
+                put(k.into(), &v);
+            }
+        }
+        if let Some(p) = &h.pxe_interface {
+            put("hardware.pxe_interface".into(), &p.v.to_string());
+        }
+        for a in &h.device_aliases {
+            let addr = a.address.as_ref().map_or("", |x| x.v.as_str());
+            let bus = a.bus_type.as_ref().map_or("", |x| x.v.as_str());
+            put(
+                format!("hardware.device_aliases.{}", a.name.v),
+                &format!("{bus} {addr}"),
+            );
+        }
+    }
+    for ba in &site.boot_actions {
+        if ba.node_filter.as_ref().is_none_or(|f| f.matches(site, n)) {
+            put(format!("boot_actions.{}", ba.name.v), &ba.digest);
         }
     }
     for a in &n.addressing {
@@ -166,6 +201,37 @@ pub fn node(n: &BaremetalNode) -> Snapshot {
     s
 }
 
+/// A kernel parameter's value with `hardwareprofile:cpuset.NAME` and
+/// `hardwareprofile:hugepages.NAME.size|count` replaced by the hardware profile's values.
+fn resolve_hw(hw: Option<&crate::model::HardwareProfile>, v: &str) -> String {
+    let Some(r) = v.strip_prefix("hardwareprofile:") else {
+        return v.to_string();
+    };
+    let Some(h) = hw else { return v.to_string() };
+    let parts: Vec<&str> = r.split('.').collect();
+    let found = match parts.as_slice() {
+        ["cpuset", name] => h
+            .cpu_sets
+            .iter()
+            .find(|(k, _)| k.v == *name)
+            .map(|(_, v)| v.v.clone()),
+        ["hugepages", name, "size"] => h
+            .hugepages
+            .iter()
+            .find(|p| p.name.v == *name)
+            .and_then(|p| p.size.as_ref())
+            .map(|s| s.v.clone()),
+        ["hugepages", name, "count"] => h
+            .hugepages
+            .iter()
+            .find(|p| p.name.v == *name)
+            .and_then(|p| p.count.as_ref())
+            .map(|s| s.v.clone()),
+        _ => None,
+    };
+    found.unwrap_or_else(|| v.to_string())
+}
+
 /// The site-level configuration (keys `network[mgmt].cidr`, `link[gp].mtu`, `image[focal]`) the site's preparation depends on: networks, links and the
 /// images and kernels nodes use.
 pub fn site(site: &Site) -> Snapshot {
@@ -215,11 +281,34 @@ pub fn site(site: &Site) -> Snapshot {
         if let Some(d) = &n.dns_servers {
             s.insert(format!("{b}.dns.servers"), d.v.clone());
         }
+        if let Some(r) = &n.dhcp_relay_self_ip {
+            s.insert(format!("{b}.dhcp_relay.self_ip"), r.v.clone());
+        }
+        if let Some(r) = &n.dhcp_relay_upstream {
+            s.insert(format!("{b}.dhcp_relay.upstream_target"), r.v.clone());
+        }
     }
     for l in &site.links {
         let b = format!("link[{}]", l.name.v);
         s.insert(format!("{b}.mtu"), l.mtu().to_string());
-        s.insert(format!("{b}.bonding.mode"), l.bonding.mode().to_string());
+        let bond = &l.bonding;
+        s.insert(format!("{b}.bonding.mode"), bond.mode().to_string());
+        if bond.mode() != "disabled" {
+            s.insert(format!("{b}.bonding.mon_rate"), bond.mon_rate().to_string());
+            s.insert(format!("{b}.bonding.up_delay"), bond.up_delay().to_string());
+            s.insert(
+                format!("{b}.bonding.down_delay"),
+                bond.down_delay().to_string(),
+            );
+            for (k, v) in [("hash", &bond.hash), ("peer_rate", &bond.peer_rate)] {
+                if let Some(v) = v {
+                    s.insert(format!("{b}.bonding.{k}"), v.v.clone());
+                }
+            }
+        }
+        if let Some(ls) = &l.linkspeed {
+            s.insert(format!("{b}.linkspeed"), ls.v.clone());
+        }
         if let Some(m) = &l.trunking_mode {
             s.insert(format!("{b}.trunking.mode"), m.v.clone());
         }
@@ -228,6 +317,23 @@ pub fn site(site: &Site) -> Snapshot {
         }
         let allowed: Vec<&str> = l.allowed_networks.iter().map(|a| a.v.as_str()).collect();
         s.insert(format!("{b}.allowed_networks"), allowed.join(","));
+    }
+    if let Some(r) = site.region() {
+        let keys: Vec<&str> = r.authorized_keys.iter().map(|k| k.v.as_str()).collect();
+        if !keys.is_empty() {
+            s.insert(
+                format!("region[{}].authorized_keys", r.name.v),
+                crate::source::digest(keys.join("\n").as_bytes()),
+            );
+        }
+        for repo in &r.repositories {
+            let url = repo.url.as_ref().map_or("", |u| u.v.as_str());
+            let dists: Vec<&str> = repo.distributions.iter().map(|d| d.v.as_str()).collect();
+            s.insert(
+                format!("region[{}].repositories.{}", r.name.v, repo.name.v),
+                format!("{url} {}", dists.join(",")),
+            );
+        }
     }
     for n in &site.nodes {
         if let Some(i) = &n.config.image {
