@@ -194,6 +194,17 @@ struct Inner {
 
 impl Inner {
     fn emit(&self, e: Event) {
+        // Logs carry names, steps and driver messages; drivers never put a credential in a
+        // message, and NodeSpec's Debug redacts it, so nothing secret reaches a log.
+        match &e {
+            Event::TaskStarted { node, task } => tracing::info!(run = self.run, node = node.as_deref().unwrap_or("site"), %task, "task started"),
+            Event::Step { node, task, step } => tracing::debug!(node = node.as_deref().unwrap_or("site"), %task, %step, "step"),
+            Event::Retry { node, step, attempt, error } => {
+                tracing::warn!(node = node.as_deref().unwrap_or("site"), %step, attempt, %error, "transient error, retrying")
+            }
+            Event::TaskFinished { node, task, ok } => tracing::info!(node = node.as_deref().unwrap_or("site"), %task, ok, "task finished"),
+            Event::NodeFinished { node, outcome } => tracing::info!(%node, ?outcome, "node finished"),
+        }
         if let Some(p) = &self.progress {
             let _ = p.send(e);
         }
@@ -382,8 +393,14 @@ impl Inner {
                         self.settings.backoff.delay(retries, unit)
                     }
                 };
-                // Never sleep past the deadline: wake at it and let the timeout fire.
-                tokio::time::sleep_until((tokio::time::Instant::now() + wait).min(deadline)).await;
+                // Never sleep past the deadline, and at the deadline make no further call: the
+                // timeout fires instead.
+                let wake = tokio::time::Instant::now() + wait;
+                if wake >= deadline {
+                    tokio::time::sleep_until(deadline).await;
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep_until(wake).await;
             }
         };
         tokio::select! {
