@@ -191,7 +191,7 @@ pub fn summary(r: &ApplyResult, color: bool) -> String {
         r.tasks_run,
         r.tasks_skipped,
         r.steps_run,
-        human_duration(r.elapsed.max(Duration::from_secs(1)))
+        format!("{:.2}s", r.elapsed.as_secs_f64())
     ));
     if r.outcome != Outcome::Success {
         s.push_str(
