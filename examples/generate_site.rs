@@ -208,7 +208,7 @@ fn mix(mut z: u64) -> u64 {
 fn role(j: u64) -> &'static str {
     if j == 1 {
         "gateway"
-    } else if j % 5 == 0 {
+    } else if j.is_multiple_of(5) {
         "storage"
     } else {
         "compute"

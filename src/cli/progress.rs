@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
-use crate::execute::{ApplyResult, Event, NodeOutcome, human_duration};
+use crate::execute::{ApplyResult, Event, NodeOutcome};
 use crate::state::Outcome;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,14 +185,15 @@ pub fn summary(r: &ApplyResult, color: bool) -> String {
         Outcome::Failure => paint("1;31", "Apply failed"),
         Outcome::Cancelled => paint("1;33", "Apply cancelled"),
     };
+    let secs = r.elapsed.as_secs_f64();
     s.push_str(&format!(
-        "\n{verdict}: {ok}/{} nodes, {} tasks run, {} skipped (done before), {} steps, in {}.\n",
+        "\n{verdict}: {ok}/{} nodes, {} tasks run, {} skipped (done before), {} steps, in {secs:.2}s.\n",
         r.nodes.len(),
         r.tasks_run,
         r.tasks_skipped,
         r.steps_run,
-        format!("{:.2}s", r.elapsed.as_secs_f64())
     ));
+
     if r.outcome != Outcome::Success {
         s.push_str(
             "Run `drydock apply` again to retry: it resumes, skipping every task that succeeded.\n",

@@ -197,13 +197,26 @@ impl Inner {
         // Logs carry names, steps and driver messages; drivers never put a credential in a
         // message, and NodeSpec's Debug redacts it, so nothing secret reaches a log.
         match &e {
-            Event::TaskStarted { node, task } => tracing::info!(run = self.run, node = node.as_deref().unwrap_or("site"), %task, "task started"),
-            Event::Step { node, task, step } => tracing::debug!(node = node.as_deref().unwrap_or("site"), %task, %step, "step"),
-            Event::Retry { node, step, attempt, error } => {
+            Event::TaskStarted { node, task } => {
+                tracing::info!(run = self.run, node = node.as_deref().unwrap_or("site"), %task, "task started")
+            }
+            Event::Step { node, task, step } => {
+                tracing::debug!(node = node.as_deref().unwrap_or("site"), %task, %step, "step")
+            }
+            Event::Retry {
+                node,
+                step,
+                attempt,
+                error,
+            } => {
                 tracing::warn!(node = node.as_deref().unwrap_or("site"), %step, attempt, %error, "transient error, retrying")
             }
-            Event::TaskFinished { node, task, ok } => tracing::info!(node = node.as_deref().unwrap_or("site"), %task, ok, "task finished"),
-            Event::NodeFinished { node, outcome } => tracing::info!(%node, ?outcome, "node finished"),
+            Event::TaskFinished { node, task, ok } => {
+                tracing::info!(node = node.as_deref().unwrap_or("site"), %task, ok, "task finished")
+            }
+            Event::NodeFinished { node, outcome } => {
+                tracing::info!(%node, ?outcome, "node finished")
+            }
         }
         if let Some(p) = &self.progress {
             let _ = p.send(e);

@@ -165,7 +165,7 @@ fn merge_map(
         if removed(&pk.name)
             || (!named
                 && matches!(policy(&pk.name), Policy::Own)
-                && !c.get(&pk.name).is_some_and(|v| !v.is_null()))
+                && c.get(&pk.name).is_none_or(|v| v.is_null()))
         {
             continue;
         }

@@ -82,16 +82,16 @@ pub fn build(design: &Design) -> Site {
             continue;
         }
         let key = (d.kind, d.name.v.clone());
-        if d.kind != Kind::Region {
-            if let Some(&first) = site.index.get(&key) {
-                let first = first_loc(&site, d.kind, first);
-                site.duplicates.push(Duplicate {
-                    kind: d.kind,
-                    name: d.name.clone(),
-                    first,
-                });
-                continue;
-            }
+        if d.kind != Kind::Region
+            && let Some(&first) = site.index.get(&key)
+        {
+            let first = first_loc(&site, d.kind, first);
+            site.duplicates.push(Duplicate {
+                kind: d.kind,
+                name: d.name.clone(),
+                first,
+            });
+            continue;
         }
         let data = &d.data;
         let name = d.name.clone();

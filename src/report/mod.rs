@@ -63,10 +63,9 @@ impl Input<'_> {
                 .documents
                 .iter()
                 .find(|d| d.kind == crate::design::Kind::BaremetalNode && &d.name.v == n)
+                && !docs.iter().any(|x| std::ptr::eq(*x, d))
             {
-                if !docs.iter().any(|x| std::ptr::eq(*x, d)) {
-                    docs.push(d);
-                }
+                docs.push(d);
             }
         }
         docs

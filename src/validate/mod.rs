@@ -98,11 +98,11 @@ impl Report {
     }
 
     /// The site, if no finding is an error.
-    pub fn into_valid(self) -> Result<Valid<Site>, Report> {
+    pub fn into_valid(self) -> Result<Valid<Site>, Box<Report>> {
         if self.errors() == 0 {
             Ok(Valid(self.site))
         } else {
-            Err(self)
+            Err(Box::new(self))
         }
     }
 }

@@ -181,8 +181,7 @@ impl Simulator {
         step: &'static str,
         finished: impl Fn(&world::Machine) -> bool,
         start: impl Fn(&world::Machine) -> DriverResult<()>,
-        during: Status,
-        failed: Status,
+        (during, failed): (Status, Status),
         done: impl FnOnce(&mut world::Machine),
     ) -> DriverResult<Progress> {
         self.inject(&node.name, step)?;
@@ -313,8 +312,7 @@ impl Provisioner for Simulator {
                 ))),
                 _ => Ok(()),
             },
-            Status::Commissioning,
-            Status::FailedCommissioning,
+            (Status::Commissioning, Status::FailedCommissioning),
             |m| {
                 m.status = Status::Ready;
                 m.applied = vec!["configure_hardware".into()];
@@ -357,8 +355,7 @@ impl Provisioner for Simulator {
                     s.as_str()
                 ))),
             },
-            Status::Deploying,
-            Status::FailedDeployment,
+            (Status::Deploying, Status::FailedDeployment),
             |m| {
                 m.status = Status::Deployed;
                 m.deployed_fingerprint = Some(node.fingerprint.clone());
@@ -394,8 +391,7 @@ impl Provisioner for Simulator {
                     && m.deployed_fingerprint.is_none()
             },
             |_| Ok(()),
-            Status::Releasing,
-            Status::Broken,
+            (Status::Releasing, Status::Broken),
             |m| {
                 m.status = Status::Ready;
                 m.deployed_fingerprint = None;
