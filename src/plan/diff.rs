@@ -81,28 +81,37 @@ pub fn site(before: Option<&Snapshot>, after: &Snapshot) -> Vec<SiteChange> {
 /// target left out.
 pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeChange>, usize) {
     let unknown = ObservedNode::default();
-    let mut out = Vec::with_capacity(site.nodes.len());
-    let mut untargeted = 0;
-    for n in &site.nodes {
+    // Each node's snapshot and diff depend on nothing but the node: they are computed on every
+    // core (deterministically: results are joined in node order).
+    let one = |n: &crate::model::BaremetalNode| {
         let desired = snapshot::node(site, n);
         let fingerprint = snapshot::fingerprint(&desired);
         let seen = observed.nodes.get(&n.name.v).unwrap_or(&unknown);
         let (action, reasons) = node(seen, &desired, &fingerprint);
         let targeted = options.target.as_ref().is_none_or(|f| f.matches(site, n));
-        if !targeted {
-            if action != Action::NoOp {
-                untargeted += 1;
-            }
-            continue;
-        }
-        out.push(NodeChange {
+        (targeted, NodeChange {
             node: n.name.v.clone(),
             rack: n.config.rack.as_ref().map(|r| r.v.clone()),
             destructive: action == Action::Redeploy,
             action,
             reasons,
             fingerprint,
-        });
+        })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = site.nodes.len().div_ceil(threads).max(64);
+    let results: Vec<(bool, NodeChange)> = std::thread::scope(|s| {
+        let handles: Vec<_> = site.nodes.chunks(chunk).map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    let mut out = Vec::with_capacity(site.nodes.len());
+    let mut untargeted = 0;
+    for (targeted, change) in results {
+        if targeted {
+            out.push(change);
+        } else if change.action != Action::NoOp {
+            untargeted += 1;
+        }
     }
     // Nodes drydock deployed that the design no longer has. Targeting by name still applies.
     for (name, seen) in &observed.nodes {
