@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drydock::driver::{
-    BootDevice, DriverError, DriverResult, Inventory, Machine, NodeSpec, OobDriver, PowerAction, Progress, Provisioner, SiteDriver, SiteSpec,
+    BootDevice, DriverError, DriverResult, Inventory, Machine, NodeSpec, OobDriver, PowerAction,
+    Progress, Provisioner, SiteDriver, SiteSpec,
 };
 use drydock::execute::{self, Apply, ApplyResult, Drivers, NodeOutcome, Settings};
 use drydock::model::observed::{Observed, Power};
@@ -65,11 +66,21 @@ struct Scripted {
 
 impl Scripted {
     fn new(store: Arc<MemStore>) -> Scripted {
-        Scripted { script: Mutex::default(), forever: HashMap::new(), store, start: Instant::now(), calls: Mutex::default(), work: Duration::ZERO }
+        Scripted {
+            script: Mutex::default(),
+            forever: HashMap::new(),
+            store,
+            start: Instant::now(),
+            calls: Mutex::default(),
+            work: Duration::ZERO,
+        }
     }
 
     fn on(self, node: &str, step: &str, resps: Vec<Resp>) -> Scripted {
-        self.script.lock().unwrap().insert((node.into(), step.into()), resps.into());
+        self.script
+            .lock()
+            .unwrap()
+            .insert((node.into(), step.into()), resps.into());
         self
     }
 
@@ -83,25 +94,53 @@ impl Scripted {
         // before this call.
         let recs = self.store.records.lock().unwrap().clone();
         let synced = self.store.synced.load(Ordering::SeqCst);
-        let last_started = recs.iter().rposition(|r| matches!(&r.event, Event::TaskStarted { .. }));
-        assert!(last_started.is_some_and(|i| i < synced), "driver called before a task start was synced");
-        self.calls.lock().unwrap().push((node.into(), step.into(), self.start.elapsed()));
+        let last_started = recs
+            .iter()
+            .rposition(|r| matches!(&r.event, Event::TaskStarted { .. }));
+        assert!(
+            last_started.is_some_and(|i| i < synced),
+            "driver called before a task start was synced"
+        );
+        self.calls
+            .lock()
+            .unwrap()
+            .push((node.into(), step.into(), self.start.elapsed()));
         if !self.work.is_zero() {
             tokio::time::sleep(self.work).await;
         }
         let key = (node.to_string(), step.to_string());
-        let next = self.script.lock().unwrap().get_mut(&key).and_then(|q| q.pop_front());
-        let r = next.or_else(|| self.forever.get(&key).cloned()).unwrap_or(Resp::Done);
+        let next = self
+            .script
+            .lock()
+            .unwrap()
+            .get_mut(&key)
+            .and_then(|q| q.pop_front());
+        let r = next
+            .or_else(|| self.forever.get(&key).cloned())
+            .unwrap_or(Resp::Done);
         match r {
             Resp::Done => Ok(Progress::Done),
-            Resp::Pending(d) => Ok(Progress::Pending { after: d, what: "scripted".into() }),
-            Resp::Transient => Err(DriverError::Transient(format!("scripted transient error in {step}"))),
-            Resp::Permanent => Err(DriverError::Permanent(format!("scripted permanent error in {step}"))),
+            Resp::Pending(d) => Ok(Progress::Pending {
+                after: d,
+                what: "scripted".into(),
+            }),
+            Resp::Transient => Err(DriverError::Transient(format!(
+                "scripted transient error in {step}"
+            ))),
+            Resp::Permanent => Err(DriverError::Permanent(format!(
+                "scripted permanent error in {step}"
+            ))),
         }
     }
 
     fn calls_of(&self, node: &str, step: &str) -> Vec<Duration> {
-        self.calls.lock().unwrap().iter().filter(|(n, s, _)| n == node && s == step).map(|(_, _, t)| *t).collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, s, _)| n == node && s == step)
+            .map(|(_, _, t)| *t)
+            .collect()
     }
 }
 
@@ -157,7 +196,9 @@ impl OobDriver for Scripted {
         self.answer(&n.name, "set_pxe_boot").await
     }
     async fn interrogate(&self, n: &NodeSpec) -> DriverResult<Inventory> {
-        self.answer(&n.name, "interrogate").await.map(|_| Inventory::default())
+        self.answer(&n.name, "interrogate")
+            .await
+            .map(|_| Inventory::default())
     }
 }
 
@@ -188,12 +229,28 @@ fn site(extra: usize) -> drydock::validate::Valid<drydock::model::Site> {
         ));
     }
     let d = drydock::design::load_str("site.yaml", &examples::compose(&docs));
-    let r = validate::validate(&d, &validate::Options { catalog: Some(validate::Catalog::simulator()), ..Default::default() });
-    let errors: Vec<_> = r.findings.iter().filter(|f| f.is_error()).map(|f| f.message.clone()).collect();
+    let r = validate::validate(
+        &d,
+        &validate::Options {
+            catalog: Some(validate::Catalog::simulator()),
+            ..Default::default()
+        },
+    );
+    let errors: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(|f| f.message.clone())
+        .collect();
     r.into_valid().unwrap_or_else(|_| panic!("{errors:?}"))
 }
 
-async fn apply(site: &drydock::validate::Valid<drydock::model::Site>, driver: Arc<Scripted>, store: Arc<MemStore>, settings: Settings) -> (Plan, ApplyResult) {
+async fn apply(
+    site: &drydock::validate::Valid<drydock::model::Site>,
+    driver: Arc<Scripted>,
+    store: Arc<MemStore>,
+    settings: Settings,
+) -> (Plan, ApplyResult) {
     let p = plan::plan(site, &Observed::default(), &plan::Options::default());
     let journal = Journal::replay(store.records().unwrap()).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
@@ -203,7 +260,12 @@ async fn apply(site: &drydock::validate::Valid<drydock::model::Site>, driver: Ar
         nodes: execute::spec::nodes(site, &p, &journal),
         site: execute::spec::site(site),
         store: store.clone(),
-        drivers: Drivers { provisioner: driver.clone(), site: driver.clone(), oob: HashMap::new(), default_oob: driver },
+        drivers: Drivers {
+            provisioner: driver.clone(),
+            site: driver.clone(),
+            oob: HashMap::new(),
+            default_oob: driver,
+        },
         settings,
         progress: None,
         cancel: rx,
@@ -222,7 +284,16 @@ fn outcome_of<'a>(r: &'a ApplyResult, node: &str) -> &'a NodeOutcome {
 #[tokio::test(start_paused = true)]
 async fn transient_errors_are_retried_with_capped_exponential_backoff() {
     let store = Arc::new(MemStore::default());
-    let d = Arc::new(Scripted::new(store.clone()).on("n1", "deploy", vec![Resp::Transient, Resp::Transient, Resp::Transient, Resp::Done]));
+    let d = Arc::new(Scripted::new(store.clone()).on(
+        "n1",
+        "deploy",
+        vec![
+            Resp::Transient,
+            Resp::Transient,
+            Resp::Transient,
+            Resp::Done,
+        ],
+    ));
     let (_, r) = apply(&site(0), d.clone(), store, Settings::default()).await;
     assert_eq!(r.outcome, Outcome::Success);
     let calls = d.calls_of("n1", "deploy");
@@ -230,21 +301,32 @@ async fn transient_errors_are_retried_with_capped_exponential_backoff() {
     // Delays before retries 1, 2, 3: 0.5–1 s, 1–2 s, 2–4 s (equal jitter of 1, 2, 4 s).
     let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
     for (gap, (lo, hi)) in gaps.iter().zip([(500, 1000), (1000, 2000), (2000, 4000)]) {
-        assert!(*gap >= Duration::from_millis(lo) && *gap <= Duration::from_millis(hi), "{gaps:?}");
+        assert!(
+            *gap >= Duration::from_millis(lo) && *gap <= Duration::from_millis(hi),
+            "{gaps:?}"
+        );
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn retries_give_up_with_the_drivers_reason() {
     let store = Arc::new(MemStore::default());
-    let d = Arc::new(Scripted::new(store.clone()).always("n1", "configure_hardware", Resp::Transient));
-    let settings = Settings { retries: 3, ..Settings::default() };
+    let d =
+        Arc::new(Scripted::new(store.clone()).always("n1", "configure_hardware", Resp::Transient));
+    let settings = Settings {
+        retries: 3,
+        ..Settings::default()
+    };
     let (_, r) = apply(&site(0), d.clone(), store, settings).await;
     assert_eq!(r.outcome, Outcome::Partial);
     match outcome_of(&r, "n1") {
         NodeOutcome::Failed { at, error } => {
             assert_eq!(at, "PrepareNode/configure_hardware");
-            assert!(error.contains("scripted transient error") && error.contains("gave up after 3 retries"), "{error}");
+            assert!(
+                error.contains("scripted transient error")
+                    && error.contains("gave up after 3 retries"),
+                "{error}"
+            );
         }
         o => panic!("{o:?}"),
     }
@@ -255,7 +337,11 @@ async fn retries_give_up_with_the_drivers_reason() {
 #[tokio::test(start_paused = true)]
 async fn a_step_that_never_finishes_times_out_at_its_timeout() {
     let store = Arc::new(MemStore::default());
-    let d = Arc::new(Scripted::new(store.clone()).always("n2", "deploy", Resp::Pending(Duration::from_secs(7))));
+    let d = Arc::new(Scripted::new(store.clone()).always(
+        "n2",
+        "deploy",
+        Resp::Pending(Duration::from_secs(7)),
+    ));
     let t0 = Instant::now();
     let (_, r) = apply(&site(0), d.clone(), store, Settings::default()).await;
     match outcome_of(&r, "n2") {
@@ -270,22 +356,43 @@ async fn a_step_that_never_finishes_times_out_at_its_timeout() {
     assert_eq!(t0.elapsed() - first, Duration::from_secs(45 * 60));
     // It was polled every 7 s as the driver asked.
     let calls = d.calls_of("n2", "deploy");
-    assert!(calls.windows(2).all(|w| w[1] - w[0] == Duration::from_secs(7)));
+    assert!(
+        calls
+            .windows(2)
+            .all(|w| w[1] - w[0] == Duration::from_secs(7))
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn timeouts_can_be_overridden_per_step() {
     let store = Arc::new(MemStore::default());
-    let d = Arc::new(Scripted::new(store.clone()).always("n1", "identify", Resp::Pending(Duration::from_secs(1))));
-    let settings = Settings { timeouts: [(drydock::plan::StepKind::Identify, Duration::from_secs(30))].into(), ..Settings::default() };
+    let d = Arc::new(Scripted::new(store.clone()).always(
+        "n1",
+        "identify",
+        Resp::Pending(Duration::from_secs(1)),
+    ));
+    let settings = Settings {
+        timeouts: [(drydock::plan::StepKind::Identify, Duration::from_secs(30))].into(),
+        ..Settings::default()
+    };
     let (_, r) = apply(&site(0), d, store, settings).await;
-    assert!(matches!(outcome_of(&r, "n1"), NodeOutcome::Failed { error, .. } if error == "identify timed out after 30s"));
+    assert!(
+        matches!(outcome_of(&r, "n1"), NodeOutcome::Failed { error, .. } if error == "identify timed out after 30s")
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn pending_steps_are_polled_after_the_delay_the_driver_asks_for() {
     let store = Arc::new(MemStore::default());
-    let d = Arc::new(Scripted::new(store.clone()).on("n1", "deploy", vec![Resp::Pending(Duration::from_secs(30)), Resp::Pending(Duration::from_secs(30)), Resp::Done]));
+    let d = Arc::new(Scripted::new(store.clone()).on(
+        "n1",
+        "deploy",
+        vec![
+            Resp::Pending(Duration::from_secs(30)),
+            Resp::Pending(Duration::from_secs(30)),
+            Resp::Done,
+        ],
+    ));
     let (_, r) = apply(&site(0), d.clone(), store, Settings::default()).await;
     assert_eq!(r.outcome, Outcome::Success);
     let calls = d.calls_of("n1", "deploy");
@@ -301,7 +408,11 @@ async fn the_global_concurrency_limit_gives_the_ideal_total_time() {
     let mut d = Scripted::new(store.clone());
     d.work = Duration::from_secs(1);
     let d = Arc::new(d);
-    let settings = Settings { concurrency: 3, rack_concurrency: 100, ..Settings::default() };
+    let settings = Settings {
+        concurrency: 3,
+        rack_concurrency: 100,
+        ..Settings::default()
+    };
     let t0 = Instant::now();
     let (_, r) = apply(&site(8), d, store, settings).await;
     assert_eq!(r.outcome, Outcome::Success);
@@ -316,7 +427,11 @@ async fn the_rack_limit_holds_within_one_rack() {
     d.work = Duration::from_secs(1);
     let d = Arc::new(d);
     // All nodes are in rack r1: one at a time, whatever the global limit.
-    let settings = Settings { concurrency: 10, rack_concurrency: 1, ..Settings::default() };
+    let settings = Settings {
+        concurrency: 10,
+        rack_concurrency: 1,
+        ..Settings::default()
+    };
     let t0 = Instant::now();
     let (_, r) = apply(&site(2), d, store, settings).await;
     assert_eq!(r.outcome, Outcome::Success);
@@ -327,18 +442,41 @@ async fn the_rack_limit_holds_within_one_rack() {
 async fn one_nodes_failure_does_not_stop_the_others_and_max_failures_stops_new_ones() {
     let store = Arc::new(MemStore::default());
     let d = Arc::new(Scripted::new(store.clone()).always("n1", "identify", Resp::Permanent));
-    let (_, r) = apply(&site(3), d, store, Settings { concurrency: 1, ..Settings::default() }).await;
+    let (_, r) = apply(
+        &site(3),
+        d,
+        store,
+        Settings {
+            concurrency: 1,
+            ..Settings::default()
+        },
+    )
+    .await;
     assert_eq!(r.outcome, Outcome::Partial);
-    assert!(matches!(outcome_of(&r, "n1"), NodeOutcome::Failed { error, .. } if error.contains("scripted permanent error in identify")));
+    assert!(
+        matches!(outcome_of(&r, "n1"), NodeOutcome::Failed { error, .. } if error.contains("scripted permanent error in identify"))
+    );
     for n in ["n2", "n3", "n4", "n5"] {
         assert_eq!(outcome_of(&r, n), &NodeOutcome::Succeeded, "{n}");
     }
 
     let store = Arc::new(MemStore::default());
-    let d = Arc::new(Scripted::new(store.clone()).always("n1", "identify", Resp::Permanent).always("n2", "identify", Resp::Permanent));
-    let settings = Settings { concurrency: 1, max_failures: Some(1), ..Settings::default() };
+    let d = Arc::new(
+        Scripted::new(store.clone())
+            .always("n1", "identify", Resp::Permanent)
+            .always("n2", "identify", Resp::Permanent),
+    );
+    let settings = Settings {
+        concurrency: 1,
+        max_failures: Some(1),
+        ..Settings::default()
+    };
     let (_, r) = apply(&site(3), d, store, settings).await;
-    let not_started = r.nodes.iter().filter(|n| matches!(n.outcome, NodeOutcome::NotStarted { .. })).count();
+    let not_started = r
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.outcome, NodeOutcome::NotStarted { .. }))
+        .count();
     assert_eq!(not_started, 4, "{:?}", r.nodes);
 }
 
@@ -353,7 +491,10 @@ async fn a_rerun_skips_succeeded_tasks_and_reruns_the_rest() {
     let (p2, r) = apply(&s, d.clone(), store.clone(), Settings::default()).await;
     assert_eq!(r.outcome, Outcome::Success);
     // The same plan (same inputs, same epoch) has the same ids.
-    assert_eq!(p.tasks.iter().map(|t| &t.id).collect::<Vec<_>>(), p2.tasks.iter().map(|t| &t.id).collect::<Vec<_>>());
+    assert_eq!(
+        p.tasks.iter().map(|t| &t.id).collect::<Vec<_>>(),
+        p2.tasks.iter().map(|t| &t.id).collect::<Vec<_>>()
+    );
     // Only n1's DeployNode ran again.
     assert_eq!(r.tasks_run, 1);
     assert!(d.calls_of("n1", "identify").is_empty() && !d.calls_of("n1", "deploy").is_empty());
@@ -363,7 +504,11 @@ async fn a_rerun_skips_succeeded_tasks_and_reruns_the_rest() {
 #[tokio::test(start_paused = true)]
 async fn cancelling_abandons_in_flight_steps_and_keeps_the_journal_consistent() {
     let store = Arc::new(MemStore::default());
-    let d = Arc::new(Scripted::new(store.clone()).always("n1", "deploy", Resp::Pending(Duration::from_secs(5))).always("n2", "deploy", Resp::Pending(Duration::from_secs(5))));
+    let d = Arc::new(
+        Scripted::new(store.clone())
+            .always("n1", "deploy", Resp::Pending(Duration::from_secs(5)))
+            .always("n2", "deploy", Resp::Pending(Duration::from_secs(5))),
+    );
     let s = site(0);
     let p = plan::plan(&s, &Observed::default(), &plan::Options::default());
     let journal = Journal::default();
@@ -378,7 +523,12 @@ async fn cancelling_abandons_in_flight_steps_and_keeps_the_journal_consistent() 
         nodes: execute::spec::nodes(&s, &p, &journal),
         site: execute::spec::site(&s),
         store: store.clone(),
-        drivers: Drivers { provisioner: d.clone(), site: d.clone(), oob: HashMap::new(), default_oob: d },
+        drivers: Drivers {
+            provisioner: d.clone(),
+            site: d.clone(),
+            oob: HashMap::new(),
+            default_oob: d,
+        },
         settings: Settings::default(),
         progress: None,
         cancel: rx,
@@ -389,7 +539,19 @@ async fn cancelling_abandons_in_flight_steps_and_keeps_the_journal_consistent() 
     assert_eq!(r.outcome, Outcome::Cancelled);
     assert!(r.nodes.iter().all(|n| n.outcome == NodeOutcome::Cancelled));
     let j = Journal::replay(store.records().unwrap()).unwrap();
-    let deploys: Vec<_> = j.tasks.values().filter(|t| t.kind == drydock::plan::TaskKind::DeployNode).collect();
-    assert!(deploys.iter().all(|t| t.state == drydock::state::TaskState::Cancelled));
-    assert_eq!(store.synced.load(Ordering::SeqCst), store.records.lock().unwrap().len(), "everything synced at the end");
+    let deploys: Vec<_> = j
+        .tasks
+        .values()
+        .filter(|t| t.kind == drydock::plan::TaskKind::DeployNode)
+        .collect();
+    assert!(
+        deploys
+            .iter()
+            .all(|t| t.state == drydock::state::TaskState::Cancelled)
+    );
+    assert_eq!(
+        store.synced.load(Ordering::SeqCst),
+        store.records.lock().unwrap().len(),
+        "everything synced at the end"
+    );
 }

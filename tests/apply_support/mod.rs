@@ -1,0 +1,244 @@
+//! What the `drydock apply` integration tests share: running the binary on `designs/demo` with
+//! a state directory of its own, reading the journal back with the library (only once no
+//! process holds it open), and the convergence check. It does not start anything in the
+//! background: every child process is waited for by the test that spawned it.
+
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use drydock::driver::sim::World;
+use drydock::plan::TaskId;
+use drydock::state::sled_store::SledStore;
+use drydock::state::{Event, Journal, Record, StateStore};
+
+/// The demo site's nodes, in name order.
+pub const DEMO_NODES: [&str; 8] = [
+    "node-a01", "node-a02", "node-a03", "node-b01", "node-b02", "node-b03", "node-c01", "node-c02",
+];
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary, run from the repository root, without colour or an inherited state directory.
+pub fn drydock() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_drydock"));
+    c.current_dir(root())
+        .env_remove("DRYDOCK_STATE")
+        .env_remove("DRYDOCK_LOG")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// `drydock apply designs/demo --auto-approve --state STATE --progress plain <args>`.
+pub fn apply_cmd(state: &Path, args: &[&str]) -> Command {
+    let mut c = drydock();
+    c.args([
+        "apply",
+        "designs/demo",
+        "--auto-approve",
+        "--progress",
+        "plain",
+    ])
+    .arg("--state")
+    .arg(state)
+    .args(args);
+    c
+}
+
+/// Exit code, standard output and standard error of a finished command.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn run(mut c: Command) -> Run {
+    let out = c.stdin(Stdio::null()).output().expect("drydock runs");
+    Run {
+        code: out.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 output"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 errors"),
+    }
+}
+
+pub fn apply(state: &Path, args: &[&str]) -> Run {
+    run(apply_cmd(state, args))
+}
+
+/// Start an apply whose standard error (the plain progress lines) the caller reads.
+pub fn spawn_apply(state: &Path, args: &[&str]) -> Child {
+    apply_cmd(state, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("drydock starts")
+}
+
+/// Every journal record. The state directory must not be open in another process.
+pub fn records(state: &Path) -> Vec<Record> {
+    let store = SledStore::open(state)
+        .unwrap_or_else(|e| panic!("the journal in {} opens: {e}", state.display()));
+    store
+        .records()
+        .unwrap_or_else(|e| panic!("the journal in {} reads back: {e}", state.display()))
+}
+
+/// The journal replayed; panics (with the records) when the replay refuses it.
+pub fn replay(state: &Path) -> (Vec<Record>, Journal) {
+    let rs = records(state);
+    match Journal::replay(rs.clone()) {
+        Ok(j) => (rs, j),
+        Err(e) => panic!("the journal does not replay: {e}\nrecords: {rs:#?}"),
+    }
+}
+
+/// The task id of a task event.
+pub fn task_of(e: &Event) -> Option<&TaskId> {
+    match e {
+        Event::TaskQueued { task, .. }
+        | Event::TaskStarted { task }
+        | Event::StepDone { task, .. }
+        | Event::TaskSucceeded { task, .. }
+        | Event::TaskFailed { task, .. }
+        | Event::TaskCancelled { task } => Some(task),
+        _ => None,
+    }
+}
+
+/// No task recorded as succeeded is started (or queued) again afterwards.
+pub fn assert_no_rerun_after_success(rs: &[Record]) {
+    let mut succeeded: HashMap<&TaskId, usize> = HashMap::new();
+    for (i, r) in rs.iter().enumerate() {
+        match &r.event {
+            Event::TaskSucceeded { task, .. } => {
+                succeeded.insert(task, i);
+            }
+            Event::TaskStarted { task } | Event::TaskQueued { task, .. } => {
+                if let Some(at) = succeeded.get(task) {
+                    panic!(
+                        "task {task} succeeded at record {at} and was {} again at record {i} (run {})",
+                        if matches!(r.event, Event::TaskStarted { .. }) {
+                            "started"
+                        } else {
+                            "queued"
+                        },
+                        r.run
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Tasks recorded as started and not finished (what a crash interrupted).
+pub fn unfinished(j: &Journal) -> HashSet<TaskId> {
+    j.tasks
+        .values()
+        .filter(|t| t.state == drydock::state::TaskState::Started)
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+/// `drydock status` as a map from node to its line's columns (node, state, power, last task,
+/// last error).
+pub fn status(state: &Path) -> BTreeMap<String, String> {
+    let mut c = drydock();
+    c.args(["status", "designs/demo", "--state"]).arg(state);
+    let r = run(c);
+    assert_eq!(r.code, 0, "drydock status:\n{r}");
+    r.stdout
+        .lines()
+        .filter(|l| l.starts_with("node-"))
+        .map(|l| {
+            let name = l.split_whitespace().next().expect("a node name");
+            (name.to_string(), l.to_string())
+        })
+        .collect()
+}
+
+/// The STATE column of a `drydock status` line (it may hold spaces: `Failed commissioning`).
+pub fn status_state(line: &str) -> &str {
+    // Columns: name padded to the longest name, two spaces, state padded to 22.
+    let rest = line.split_once("  ").map_or("", |(_, r)| r.trim_start());
+    rest.get(..22).unwrap_or(rest).trim_end()
+}
+
+/// The site converged: a detailed-exit-code plan has nothing to do and every node is
+/// Deployed per `drydock status`.
+pub fn assert_converged(state: &Path) {
+    let mut c = drydock();
+    c.args(["plan", "designs/demo", "--detailed-exitcode", "--state"])
+        .arg(state);
+    let r = run(c);
+    assert_eq!(r.code, 0, "plan after the applies still has changes:\n{r}");
+    let st = status(state);
+    assert_eq!(
+        st.keys().map(String::as_str).collect::<Vec<_>>(),
+        DEMO_NODES,
+        "status lists the demo nodes"
+    );
+    for (node, line) in &st {
+        assert_eq!(status_state(line), "Deployed", "{node}: {line}");
+    }
+}
+
+/// `drydock tasks --state STATE ID`: attempts and, per step, the number of driver calls.
+pub struct TaskView {
+    pub attempts: u32,
+    pub state: String,
+    pub steps: Vec<(String, u32)>,
+}
+
+pub fn task_view(state: &Path, id: &TaskId) -> TaskView {
+    let mut c = drydock();
+    c.args(["tasks", "--state"]).arg(state).arg(&id.0);
+    let r = run(c);
+    assert_eq!(r.code, 0, "drydock tasks {id}:\n{r}");
+    let field = |name: &str| {
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no `{name}` in:\n{r}"))
+            .to_string()
+    };
+    let steps = r
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let l = l.strip_prefix("  ")?;
+            let mut w = l.split_whitespace();
+            let step = w.next()?.to_string();
+            let _secs = w.next()?;
+            let calls = w.next()?.parse().ok()?;
+            Some((step, calls))
+        })
+        .collect();
+    TaskView {
+        attempts: field("attempts").parse().expect("a number of attempts"),
+        state: field("state"),
+        steps,
+    }
+}
+
+/// The simulator's world; no process may hold the state directory open.
+pub fn world(state: &Path) -> World {
+    World::load(state).expect("the simulator's world loads")
+}
