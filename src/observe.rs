@@ -39,5 +39,49 @@ pub async fn gather(
         o.generation = rec.generation;
         o.last_failure = rec.last_failure.clone();
     }
+    // A deploy that finished in the world but was never journaled (drydock was killed between
+    // the provisioner's "done" and the journal's record): the provisioner reports the
+    // fingerprint of exactly the design's configuration, so that is what is deployed. Apply
+    // records it (`inferred`), so a later change is diffed against it instead of against
+    // nothing.
+    for n in &site.nodes {
+        let Some(o) = observed.nodes.get_mut(&n.name.v) else {
+            continue;
+        };
+        if o.status != crate::model::observed::Status::Deployed {
+            continue;
+        }
+        let snap = crate::model::snapshot::node(site, n);
+        let fp = crate::model::snapshot::fingerprint(&snap);
+        let recorded = journal
+            .nodes
+            .get(&n.name.v)
+            .and_then(|r| r.fingerprint.as_deref());
+        if o.deployed_fingerprint.as_deref() == Some(fp.as_str()) && recorded != Some(fp.as_str()) {
+            o.deployed = Some(snap);
+        }
+    }
     Ok(observed)
+}
+
+/// Nodes whose deployed configuration `gather` inferred from the provisioner and the journal
+/// does not record yet: `(node, fingerprint, snapshot)`.
+pub fn inferred(
+    observed: &Observed,
+    journal: &Journal,
+) -> Vec<(String, String, crate::model::observed::Snapshot)> {
+    observed
+        .nodes
+        .iter()
+        .filter_map(|(name, o)| {
+            let snap = o.deployed.as_ref()?;
+            let fp = o.deployed_fingerprint.clone()?;
+            let recorded = journal
+                .nodes
+                .get(name)
+                .and_then(|r| r.fingerprint.as_deref());
+            (recorded != Some(fp.as_str()) && crate::model::snapshot::fingerprint(snap) == fp)
+                .then(|| (name.clone(), fp, snap.clone()))
+        })
+        .collect()
 }

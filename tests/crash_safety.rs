@@ -511,7 +511,6 @@ fn copy_design(from: &Path, to: &Path) {
 /// later in-place change (a BMC account) plans a destructive redeploy of that node instead of
 /// an update.
 #[test]
-#[ignore = "bug: a deploy the crash kept out of the journal is never recorded; a later in-place change redeploys the node"]
 fn a_deploy_finished_in_the_world_but_not_journaled_is_recorded_by_the_rerun() {
     // Kill right after the first node's DeployNode succeeded: the others finish their
     // deployment within a few milliseconds of it, so some are deployed in the simulator but

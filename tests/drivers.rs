@@ -384,7 +384,6 @@ async fn a_step_out_of_order_is_a_permanent_error_twice() {
 /// Commissioning a machine nobody identified is refused ("identify it first"), whether or not
 /// its BMC was touched before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the simulator reads a machine it never saw as `Machine::default()`, status New, so it commissions an unidentified machine"]
 async fn commissioning_before_identify_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let sim = open(d.path(), instant());

@@ -249,7 +249,6 @@ fn force_unlock_removes_a_lock_held_by_a_live_process() {
 /// site lock cannot open the state; its error must not name the apply itself as the
 /// process in the way.
 #[test]
-#[ignore = "bug: session::open's error reads the site lock the failing apply itself holds and names it as the holder"]
 fn an_apply_that_cannot_open_the_state_does_not_blame_itself() {
     let d = tempfile::tempdir().unwrap();
     let state = d.path();

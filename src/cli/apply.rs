@@ -294,6 +294,24 @@ fn execute_plan(
     let color = pa.color.enabled();
     let plan = &planned.plan;
     print!("{}", render::human(plan, &render::Style { color }));
+    // Facts the world proves and the journal missed (a crash between a deploy's "done" and its
+    // record) are recorded first, even when there is nothing else to do: they change nothing
+    // in the world, only what drydock remembers of it.
+    {
+        let s = &planned.session;
+        let inferred = crate::observe::inferred(&planned.observed, &s.journal);
+        let run_before = s.journal.last_run.map_or(0, |(r, _)| r);
+        if let Err(e) = rt.block_on(execute::record_inferred(
+            s.store.as_ref(),
+            run_before,
+            &inferred,
+        )) {
+            eprintln!(
+                "error: {e}\n  help: nothing was applied; check the state directory and retry"
+            );
+            return exit::FINDINGS;
+        }
+    }
     if !plan.has_changes() {
         return exit::OK;
     }
@@ -311,6 +329,7 @@ fn execute_plan(
     }
     let s = &planned.session;
     let site = &planned.loaded.site;
+
     let nodes = execute::spec::nodes(site, plan, &s.journal);
     let sim = s.sim.clone();
     let drivers = Drivers {

@@ -163,7 +163,9 @@ pub struct Session {
 /// Open the state store and the simulator in `state_dir`, and replay the journal.
 pub fn open(state_dir: &Path, sim: SimConfig) -> Result<Session, u8> {
     let busy = |e: String| {
+        // Our own lock (an apply that holds it but cannot open the store) is not the cause.
         let holder = crate::state::lock::holder(state_dir)
+            .filter(|h| h.pid != std::process::id())
             .map(|h| format!(" (site lock held by {h})"))
             .unwrap_or_default();
         eprintln!(

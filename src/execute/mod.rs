@@ -385,10 +385,10 @@ impl Inner {
                         if retries > self.settings.retries {
                             return Err(TaskEnd::Failed {
                                 step: step.kind,
-                                error: format!(
-                                    "{e} (gave up after {} retries)",
-                                    self.settings.retries
-                                ),
+                                error: match self.settings.retries {
+                                    1 => format!("{e} (gave up after 1 retry)"),
+                                    n => format!("{e} (gave up after {n} retries)"),
+                                },
                             });
                         }
                         self.emit(Event::Retry {
@@ -436,6 +436,32 @@ pub fn human_duration(d: Duration) -> String {
         (h, 0, _) => format!("{h}h"),
         (h, m, _) => format!("{h}h{m}m"),
     }
+}
+
+/// Record in the journal deployments that finished in the world but were never journaled
+/// (`observe::inferred`), before anything else runs.
+pub async fn record_inferred(
+    store: &dyn StateStore,
+    run: u64,
+    found: &[(String, String, Snapshot)],
+) -> Result<(), StoreError> {
+    if found.is_empty() {
+        return Ok(());
+    }
+    for (node, fingerprint, snapshot) in found {
+        tracing::info!(%node, "recording a deployment the provisioner finished but the journal missed");
+        store.append(&Record {
+            v: RECORD_VERSION,
+            at_ms: now_ms(),
+            run,
+            event: Rec::NodeDeployed {
+                node: node.clone(),
+                fingerprint: fingerprint.clone(),
+                snapshot: snapshot.clone(),
+            },
+        })?;
+    }
+    store.sync().await
 }
 
 /// Run the plan. Returns the result per node, or a store error (the journal could not be

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use crate::driver::{NodeSpec, OobKind, OobSpec, Secret, SiteSpec};
+use crate::model::snapshot;
 use crate::model::{AddressValue, BaremetalNode, Site};
-use crate::plan::{Plan, snapshot};
+use crate::plan::Plan;
 use crate::state::Journal;
 
 /// The description of a node of the design.

@@ -9,6 +9,7 @@ pub mod inherit;
 mod lower;
 pub mod observed;
 pub mod size;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -3,7 +3,7 @@
 
 use crate::model::Site;
 use crate::model::observed::{Observed, ObservedNode, Snapshot, Status};
-use crate::plan::snapshot::{self, Effect};
+use crate::model::snapshot::{self, Effect};
 use crate::plan::{Action, NodeChange, Options, Reason, SiteAction, SiteChange};
 
 /// Field-by-field differences between two snapshots, sensitive values redacted.
@@ -89,20 +89,32 @@ pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeCh
         let seen = observed.nodes.get(&n.name.v).unwrap_or(&unknown);
         let (action, reasons) = node(seen, &desired, &fingerprint);
         let targeted = options.target.as_ref().is_none_or(|f| f.matches(site, n));
-        (targeted, NodeChange {
-            node: n.name.v.clone(),
-            rack: n.config.rack.as_ref().map(|r| r.v.clone()),
-            destructive: action == Action::Redeploy,
-            action,
-            reasons,
-            fingerprint,
-        })
+        (
+            targeted,
+            NodeChange {
+                node: n.name.v.clone(),
+                rack: n.config.rack.as_ref().map(|r| r.v.clone()),
+                destructive: action == Action::Redeploy,
+                action,
+                reasons,
+                fingerprint,
+            },
+        )
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
     let chunk = site.nodes.len().div_ceil(threads).max(64);
     let results: Vec<(bool, NodeChange)> = std::thread::scope(|s| {
-        let handles: Vec<_> = site.nodes.chunks(chunk).map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        let handles: Vec<_> = site
+            .nodes
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     });
     let mut out = Vec::with_capacity(site.nodes.len());
     let mut untargeted = 0;

@@ -10,7 +10,7 @@
 mod diff;
 pub mod graph;
 pub mod render;
-pub mod snapshot;
+pub use crate::model::snapshot;
 
 use serde::{Deserialize, Serialize};
 

@@ -267,7 +267,9 @@ impl Journal {
                     }
                     _ => t.finished_ms = Some(r.at_ms),
                 }
-                if let Some(n) = &t.node {
+                // The last task that did something (a cancelled follower says less than the
+                // task that failed before it).
+                if let (Some(n), false) = (&t.node, t.state == TaskState::Cancelled) {
                     let rec = self.nodes.entry(n.clone()).or_default();
                     rec.last_task = Some((t.kind, t.state));
                     if t.state == TaskState::Succeeded && t.kind == TaskKind::DeployNode {

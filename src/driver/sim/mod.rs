@@ -128,6 +128,14 @@ impl Simulator {
             .cloned()
     }
 
+    /// A machine, or a not-yet-enlisted one (`Status::Unknown`) when the world has none.
+    fn get_or_unknown(&self, name: &str) -> world::Machine {
+        self.get(name).unwrap_or_else(|| world::Machine {
+            status: Status::Unknown,
+            ..world::Machine::default()
+        })
+    }
+
     async fn pause(&self, step: &str) {
         let d = self.config.latency(step);
         if !d.is_zero() {
@@ -143,7 +151,7 @@ impl Simulator {
         needs: &[Status],
     ) -> DriverResult<Progress> {
         self.inject(&node.name, step)?;
-        let m = self.get(&node.name).unwrap_or_default();
+        let m = self.get_or_unknown(&node.name);
         if m.applied.iter().any(|s| s == step) {
             return Ok(Progress::Done);
         }
@@ -185,7 +193,7 @@ impl Simulator {
         done: impl FnOnce(&mut world::Machine),
     ) -> DriverResult<Progress> {
         self.inject(&node.name, step)?;
-        let m = self.get(&node.name).unwrap_or_default();
+        let m = self.get_or_unknown(&node.name);
         if finished(&m) {
             return Ok(Progress::Done);
         }
