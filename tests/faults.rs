@@ -301,7 +301,7 @@ fn max_failures_stops_starting_new_nodes() {
     assert!(!not_started.is_empty(), "{r}");
     for node in &not_started {
         assert!(
-            summary_line(&r, node).contains("stopped after 1 node failures (--max-failures)"),
+            summary_line(&r, node).contains("stopped after 1 node failure (--max-failures)"),
             "{r}"
         );
     }

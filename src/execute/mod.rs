@@ -679,11 +679,13 @@ async fn node_job(
         return Ok(NodeOutcome::Cancelled);
     }
     if inner.stop.load(Ordering::SeqCst) {
-        let why = not_started(format!(
-            "stopped after {} node failures (--max-failures)",
-            inner.failures.load(Ordering::SeqCst)
-        ))
-        .await?;
+        let n = inner.failures.load(Ordering::SeqCst);
+        let failures = if n == 1 {
+            "1 node failure".to_string()
+        } else {
+            format!("{n} node failures")
+        };
+        let why = not_started(format!("stopped after {failures} (--max-failures)")).await?;
         return Ok(NodeOutcome::NotStarted { why });
     }
     let Some(spec) = spec else {
