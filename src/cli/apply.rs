@@ -45,6 +45,19 @@ pub struct RunArgs {
     /// Progress display [default: fancy on a terminal, plain otherwise]
     #[arg(long, value_enum)]
     pub progress: Option<ProgressMode>,
+    /// Which BMC drivers run: `real` drives each node's BMC by its oob.type (Redfish, IPMI);
+    /// `simulated` lets the simulator play every BMC (`manual` nodes are never driven)
+    #[arg(long, value_enum, default_value_t = BmcMode::Simulated)]
+    pub bmc: BmcMode,
+    /// CA bundle (PEM) for Redfish BMC certificates, site-wide (a node's oob.ca_bundle wins)
+    #[arg(long, value_name = "FILE")]
+    pub bmc_ca_bundle: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BmcMode {
+    Real,
+    Simulated,
 }
 
 #[derive(clap::Args, Debug)]
@@ -332,10 +345,30 @@ fn execute_plan(
 
     let nodes = execute::spec::nodes(site, plan, &s.journal);
     let sim = s.sim.clone();
+    let mut oob: HashMap<crate::driver::OobKind, Arc<dyn crate::driver::OobDriver>> =
+        HashMap::new();
+    oob.insert(
+        crate::driver::OobKind::Manual,
+        Arc::new(crate::driver::manual::Manual),
+    );
+    if ra.bmc == BmcMode::Real {
+        let redfish = crate::driver::redfish::RedfishOptions {
+            ca_bundle: ra.bmc_ca_bundle.clone(),
+            ..Default::default()
+        };
+        oob.insert(
+            crate::driver::OobKind::Redfish,
+            Arc::new(crate::driver::redfish::Redfish::new(redfish)),
+        );
+        oob.insert(
+            crate::driver::OobKind::Ipmi,
+            Arc::new(crate::driver::ipmi::Ipmi::new(Default::default())),
+        );
+    }
     let drivers = Drivers {
         provisioner: sim.clone(),
         site: sim.clone(),
-        oob: HashMap::new(),
+        oob,
         default_oob: sim,
     };
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);

@@ -15,8 +15,15 @@
 //! Every operation is idempotent (check, then act): called again after it succeeded, or after
 //! a crash half-way, it finds the work done and answers `Done` without redoing it.
 //!
-//! - `sim`: the embedded simulator, the default provisioner, BMC and site services.
+//! - `sim`: the embedded simulator, the default provisioner, BMC and site services;
+//! - `redfish`, `ipmi`, `manual`: BMC drivers (`oob.type`); `credential` resolves BMC
+//!   credentials, `endpoints` serializes calls to one BMC.
 
+pub mod credential;
+pub mod endpoints;
+pub mod ipmi;
+pub mod manual;
+pub mod redfish;
 pub mod sim;
 
 use std::collections::BTreeMap;
@@ -82,8 +89,28 @@ impl OobKind {
 pub struct OobSpec {
     pub kind: Option<OobKind>,
     pub address: Option<IpAddr>,
+    pub port: Option<u16>,
     pub account: Option<String>,
     pub credential: Option<Secret>,
+    /// Redfish: the system's Id, name or UUID when a BMC has several.
+    pub system: Option<String>,
+    /// Redfish: CA bundle for the BMC's certificate.
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// Redfish: skip certificate verification (warned about on every use).
+    pub insecure: bool,
+    /// IPMI lanplus cipher suite.
+    pub cipher_suite: Option<u8>,
+}
+
+impl OobSpec {
+    /// `address:port` for messages and as the serialization key of an endpoint.
+    pub fn endpoint(&self, default_port: u16) -> String {
+        match self.address {
+            Some(std::net::IpAddr::V6(a)) => format!("[{a}]:{}", self.port.unwrap_or(default_port)),
+            Some(a) => format!("{a}:{}", self.port.unwrap_or(default_port)),
+            None => "(no BMC address)".into(),
+        }
+    }
 }
 
 /// A secret value or reference. `Debug` and `Display` never show it.

@@ -37,8 +37,13 @@ pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
         oob: OobSpec {
             kind: c.oob.kind.as_ref().and_then(|k| OobKind::parse(&k.v)),
             address,
+            port: c.oob.port.as_ref().and_then(|p| p.v.parse().ok()),
             account: c.oob.account.as_ref().map(|a| a.v.clone()),
             credential: c.oob.credential.as_ref().map(|s| Secret::new(s.v.clone())),
+            system: c.oob.system.as_ref().map(|s| s.v.clone()),
+            ca_bundle: c.oob.ca_bundle.as_ref().map(|p| p.v.clone().into()),
+            insecure: c.oob.insecure.as_ref().is_some_and(|i| i.v),
+            cipher_suite: c.oob.cipher_suite.as_ref().and_then(|p| p.v.parse().ok()),
         },
     }
 }
@@ -64,8 +69,13 @@ pub fn nodes(site: &Site, plan: &Plan, journal: &Journal) -> HashMap<String, Nod
                     oob: OobSpec {
                         kind: snap.get("oob.type").and_then(|k| OobKind::parse(k)),
                         address: None,
+                        port: None,
                         account: None,
                         credential: None,
+                        system: None,
+                        ca_bundle: None,
+                        insecure: false,
+                        cipher_suite: None,
                     },
                     snapshot: snap,
                 },

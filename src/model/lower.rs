@@ -425,6 +425,11 @@ fn set_section(c: &mut HostConfig, key: &str, v: Option<&Node>) {
                     account: text(o, "account"),
                     credential: text(o, "credential"),
                     libvirt_uri: text(o, "libvirt_uri"),
+                    port: text(o, "port"),
+                    system: text(o, "system"),
+                    ca_bundle: text(o, "ca_bundle"),
+                    insecure: boolean(o, "insecure"),
+                    cipher_suite: text(o, "cipher_suite"),
                 },
                 None => Oob {
                     loc: Loc::NONE,

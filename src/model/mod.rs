@@ -301,6 +301,16 @@ pub struct Oob {
     /// A secret, or a reference to one (`env:NAME`, `file:/path`): never print its value.
     pub credential: Option<At<String>>,
     pub libvirt_uri: Option<At<String>>,
+    /// BMC port, when not the protocol's default (Redfish 443, IPMI 623).
+    pub port: Option<At<String>>,
+    /// Redfish: which system behind the BMC (Id, name or UUID), when there are several.
+    pub system: Option<At<String>>,
+    /// Redfish: a PEM CA bundle that signs the BMC's certificate.
+    pub ca_bundle: Option<At<String>>,
+    /// Redfish: do not verify the BMC's certificate (warned about on every use).
+    pub insecure: Option<At<bool>>,
+    /// IPMI: the lanplus cipher suite (default 3).
+    pub cipher_suite: Option<At<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

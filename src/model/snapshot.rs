@@ -66,6 +66,9 @@ pub fn node(site: &Site, n: &BaremetalNode) -> Snapshot {
         ("oob.network", opt(&c.oob.network)),
         ("oob.account", opt(&c.oob.account)),
         ("oob.libvirt_uri", opt(&c.oob.libvirt_uri)),
+        ("oob.port", opt(&c.oob.port)),
+        ("oob.system", opt(&c.oob.system)),
+        ("oob.cipher_suite", opt(&c.oob.cipher_suite)),
     ] {
         if let Some(v) = v {
             put(k.to_string(), &v);

@@ -87,7 +87,12 @@ pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeCh
         let desired = snapshot::node(site, n);
         let fingerprint = snapshot::fingerprint(&desired);
         let seen = observed.nodes.get(&n.name.v).unwrap_or(&unknown);
-        let (action, reasons) = node(seen, &desired, &fingerprint);
+        let (action, mut reasons) = node(seen, &desired, &fingerprint);
+        if matches!(action, Action::Deploy | Action::Redeploy)
+            && n.config.oob.kind.as_ref().is_some_and(|k| k.v == "manual")
+        {
+            reasons.push(Reason::ManualOob);
+        }
         let targeted = options.target.as_ref().is_none_or(|f| f.matches(site, n));
         (
             targeted,

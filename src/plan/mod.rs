@@ -78,6 +78,9 @@ pub enum Reason {
     UnknownDeployedConfig { fingerprint: Option<String> },
     /// The node is no longer in the design.
     Removed,
+    /// `oob.type: manual`: drydock does not drive the node's BMC; the operator powers it and
+    /// boots it from the network.
+    ManualOob,
 }
 
 /// The change to one node.

@@ -47,6 +47,7 @@ pub fn reason(r: &Reason) -> String {
             None => "deployed with a configuration drydock has no record of".into(),
         },
         Reason::Removed => "no longer in the design".into(),
+        Reason::ManualOob => "oob type manual: power the node on and boot it from the network by hand; drydock does not drive its BMC".into(),
     }
 }
 
