@@ -174,6 +174,14 @@ impl Redfish {
         }
         let bmc = node.oob.endpoint(443);
         let resp = req.send().await.map_err(|e| {
+            let cause = root_cause(&e);
+            // A certificate problem does not go away by retrying.
+            if cause.contains("certificate") || cause.contains("Certificate") {
+                return permanent(format!(
+                    "the TLS certificate of BMC {bmc} of {} is not trusted ({cause}); give its CA with oob.ca_bundle or --bmc-ca-bundle",
+                    node.name
+                ));
+            }
             let why = if e.is_timeout() {
                 "did not answer in time".to_string()
             } else if e.is_connect() {
