@@ -6,7 +6,10 @@ fn main() {
     let d = drydock::design::load(&[path]).unwrap();
     let t_load = t.elapsed();
     let t = std::time::Instant::now();
-    let opts = drydock::validate::Options { catalog: Some(drydock::validate::Catalog::simulator()), ..Default::default() };
+    let opts = drydock::validate::Options {
+        catalog: Some(drydock::validate::Catalog::simulator()),
+        ..Default::default()
+    };
     let report = drydock::validate::validate(&d, &opts);
     let t_validate = t.elapsed();
     let site = match report.into_valid() {

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The one test command (README): installs what the tests need, then runs every test.
-# Works on a clean machine with only the Rust toolchain; safe to rerun.
+# Works on a clean Debian 12 machine with only the Rust toolchain (as root, or with sudo); safe to
+# rerun, and quick when everything is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Peers needed by driver tests are installed here as drivers land (see ../shared/PEERS.md).
-# Validation, planning and the simulator need nothing beyond cargo.
+# Real BMC peers for the driver tests (../shared/PEERS.md): apt-get and a venv under .peers/, each
+# only when missing. Validation, planning and the simulator need nothing beyond cargo.
+export DRYDOCK_PEERS="${DRYDOCK_PEERS:-$PWD/.peers}"
+./scripts/install-peers.sh
 
 cargo build --locked --all-targets
 cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-2}"

@@ -30,8 +30,13 @@ fn node(name: &str) -> NodeSpec {
         oob: OobSpec {
             kind: Some(OobKind::Ipmi),
             address: Some(IpAddr::V4(Ipv4Addr::new(10, 22, 100, 11))),
+            port: None,
             account: Some("root".into()),
             credential: Some(Secret::new("env:BMC_PASSWORD")),
+            system: None,
+            ca_bundle: None,
+            insecure: false,
+            cipher_suite: None,
         },
     }
 }

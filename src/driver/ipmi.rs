@@ -46,8 +46,11 @@ pub struct Ipmi {
     endpoints: Endpoints<()>,
 }
 
-/// How ipmitool's failure reads.
-pub fn classify(node: &str, bmc: &str, stderr: &str) -> DriverError {
+/// How ipmitool's failure reads. `answered_fast` says whether it failed well before its own
+/// timeout: without `-v`, ipmitool prints the same "Unable to establish IPMI v2 / RMCP+
+/// session" for a wrong password and for a BMC that does not answer, and only the time tells
+/// them apart (a rejected session fails in milliseconds; silence takes the whole timeout).
+pub fn classify(node: &str, bmc: &str, stderr: &str, answered_fast: bool) -> DriverError {
     let s = stderr.trim();
     let short: String = s
         .lines()
@@ -66,6 +69,11 @@ pub fn classify(node: &str, bmc: &str, stderr: &str) -> DriverError {
     if rejected.iter().any(|r| lower.contains(r)) {
         return DriverError::Permanent(format!(
             "BMC {bmc} of {node} rejected the session: wrong oob.account or oob.credential ({short})"
+        ));
+    }
+    if lower.contains("unable to establish") && answered_fast {
+        return DriverError::Permanent(format!(
+            "BMC {bmc} of {node} rejected the session: wrong oob.account or oob.credential, or a cipher suite it does not offer ({short})"
         ));
     }
     if lower.contains("unable to establish")
@@ -130,6 +138,7 @@ impl Ipmi {
         let limit = Duration::from_secs(
             u64::from(self.options.timeout_secs * (self.options.retries + 1)) + 10,
         );
+        let started = std::time::Instant::now();
         let out = match tokio::time::timeout(limit, cmd.output()).await {
             Err(_) => {
                 return Err(DriverError::Transient(format!(
@@ -149,10 +158,14 @@ impl Ipmi {
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
+            // Half of one ipmitool timeout: a BMC that answers does so in milliseconds.
+            let fast = started.elapsed()
+                < Duration::from_millis(u64::from(self.options.timeout_secs) * 500);
             Err(classify(
                 &node.name,
                 &bmc,
                 &String::from_utf8_lossy(&out.stderr),
+                fast,
             ))
         }
     }
@@ -236,16 +249,16 @@ mod tests {
 
     #[test]
     fn ipmitool_messages_are_classified() {
-        let wrong = "Error: Unable to establish IPMI v2 / RMCP+ session\nRAKP 2 HMAC is invalid";
-        assert!(!classify("n", "b", wrong).is_transient());
+        let session = "Error: Unable to establish IPMI v2 / RMCP+ session";
         assert!(
-            classify(
-                "n",
-                "b",
-                "Error: Unable to establish IPMI v2 / RMCP+ session"
-            )
-            .is_transient()
+            !classify("n", "b", session, true).is_transient(),
+            "a fast refusal is a rejected session"
         );
-        assert!(!classify("n", "b", "Invalid chassis power command: x").is_transient());
+        assert!(
+            classify("n", "b", session, false).is_transient(),
+            "a slow one is a BMC that does not answer"
+        );
+        assert!(!classify("n", "b", "RAKP 2 HMAC is invalid", false).is_transient());
+        assert!(!classify("n", "b", "Invalid chassis power command: x", false).is_transient());
     }
 }
