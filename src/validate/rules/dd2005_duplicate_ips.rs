@@ -22,7 +22,9 @@ static INFO: RuleInfo = RuleInfo {
 Two nodes (or one node on two networks) with the same static address cannot both be deployed:
 the second one to come up takes the address from the first, and both become unreachable on it.
 Every static address in `addressing` must be unique across the site. DHCP addresses are not
-checked. Every repeated address is reported at each place it is written after the first.",
+checked, nor a node's address on its own oob network: that is its BMC endpoint, which DD4006
+checks together with the BMC's port and system (virtual-BMC labs serve many machines from one
+address). Every repeated address is reported at each place it is written after the first.",
     bad: r#"schema: drydock/BaremetalNode/v1
 metadata: {schema: metadata/Document/v1, name: n2}
 data:
@@ -53,7 +55,14 @@ impl Rule for DuplicateIps {
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         let mut first: HashMap<IpAddr, (Loc, &str)> = HashMap::new();
         for node in &cx.site.nodes {
-            for a in &node.addressing {
+            // A node's address on its own oob network is its BMC endpoint: DD4006 checks those,
+            // with ports and systems (one address may serve several virtual BMCs).
+            let oob_network = node.config.oob.network.as_ref().map(|n| n.v.as_str());
+            for a in node
+                .addressing
+                .iter()
+                .filter(|a| Some(a.network.v.as_str()) != oob_network)
+            {
                 let AddressValue::Static(ip) = a.address.v else {
                     continue;
                 };

@@ -60,7 +60,10 @@ impl Rule for DuplicateOob {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
-        let mut first: HashMap<IpAddr, (Loc, &str)> = HashMap::new();
+        // A BMC endpoint is its address, port and (Redfish) system: virtual-BMC labs serve
+        // many machines from one address on several ports, and one Redfish BMC can manage
+        // several systems.
+        let mut first: HashMap<(IpAddr, Option<&str>, Option<&str>), (Loc, &str)> = HashMap::new();
         for node in &cx.site.nodes {
             let oob = &node.config.oob;
             if !oob
@@ -80,12 +83,17 @@ impl Rule for DuplicateOob {
                 continue;
             };
             let n = node.name.v.as_str();
-            match first.get(&ip) {
+            let key = (
+                ip,
+                oob.port.as_ref().map(|p| p.v.as_str()),
+                oob.system.as_ref().map(|s| s.v.as_str()),
+            );
+            match first.get(&key) {
                 None => {
-                    first.insert(ip, (addr.loc, n));
+                    first.insert(key, (addr.loc, n));
                 }
                 Some(&(loc, other)) => out.push(
-                    Finding::error(INFO.code, addr.loc, format!("BMC address {ip} of node `{n}` is also the BMC address of node `{other}`"))
+                    Finding::error(INFO.code, addr.loc, format!("BMC {ip}{} of node `{n}` is also the BMC of node `{other}`", oob.port.as_ref().map_or(String::new(), |p| format!(" port {}", p.v))))
                         .label("shared BMC address")
                         .related(loc, format!("BMC address of `{other}`"))
                         .help("give every node's BMC its own address on the oob network; DD4006 is new in drydock (the old implementation did not check it), and `--skip DD4006` turns it off while migrating")
