@@ -124,11 +124,12 @@ fn dd2005_fires_on_each_repeat() {
         .replace("MGMT", "172.16.2.11");
     check("DD2005", &n3, 1);
     assert!(fired("DD2005", &n3)[0].contains("172.16.2.11"));
-    // The same address on two networks of one node is a repeat too.
+    // A shared address on the oob network is a shared BMC endpoint: DD4006's, not DD2005's.
     let n3 = NODE3
-        .replace("OOB", "172.16.0.13")
-        .replace("MGMT", "172.16.0.13");
-    assert_eq!(fired("DD2005", &n3).len(), 1);
+        .replace("OOB", "172.16.0.11")
+        .replace("MGMT", "172.16.2.13");
+    assert!(fired("DD2005", &n3).is_empty());
+    assert_eq!(fired("DD4006", &n3).len(), 1);
 }
 
 #[test]
