@@ -407,7 +407,7 @@ fn a_bmc_that_dies_mid_apply_fails_its_node_and_the_rerun_resumes() {
     let state = d.path().join("state");
     // Kill the Redfish BMC while the apply runs (its nodes are mid-PrepareNode: the power
     // change takes a second).
-    let mut child = drydock()
+    let child = drydock()
         .args([
             "apply",
             "--auto-approve",

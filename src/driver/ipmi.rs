@@ -161,12 +161,13 @@ impl Ipmi {
             // Half of one ipmitool timeout: a BMC that answers does so in milliseconds.
             let fast = started.elapsed()
                 < Duration::from_millis(u64::from(self.options.timeout_secs) * 500);
-            Err(classify(
-                &node.name,
-                &bmc,
-                &String::from_utf8_lossy(&out.stderr),
-                fast,
-            ))
+            // Some failures are printed on stdout (`fru print`: "Device not present").
+            let text = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            );
+            Err(classify(&node.name, &bmc, &text, fast))
         }
     }
 
@@ -222,13 +223,14 @@ impl OobDriver for Ipmi {
     }
 
     async fn interrogate(&self, node: &NodeSpec) -> DriverResult<Inventory> {
-        // Reaching the BMC with the credentials is what VerifyNode needs; FRU data is optional
-        // (many BMCs, ipmi_sim among them, have none), so its absence is not an error.
-        self.power_now(node).await?;
-        let fru = self
-            .run(node, &["fru", "print", "0"])
-            .await
-            .unwrap_or_default();
+        // FRU data is optional (many BMCs, ipmi_sim among them, have none), so its absence is
+        // not an error; a BMC that rejects us or does not answer is. VerifyNode has already
+        // read the power state.
+        let fru = match self.run(node, &["fru", "print", "0"]).await {
+            Ok(f) => f,
+            Err(DriverError::Permanent(e)) if e.contains("refused the command") => String::new(),
+            Err(e) => return Err(e),
+        };
         let field = |name: &str| {
             fru.lines().find_map(|l| {
                 let (k, v) = l.split_once(':')?;

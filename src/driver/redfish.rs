@@ -226,6 +226,22 @@ impl Redfish {
         if let Some(s) = &ep.system {
             return Ok(s.clone());
         }
+        // Most BMCs name a system's resource by its Id (and sushy redirects a name to it):
+        // one request instead of fetching every system.
+        if let Some(want) = &node.oob.system
+            && let Ok(sys) = self
+                .call(
+                    node,
+                    Method::GET,
+                    &format!("/redfish/v1/Systems/{want}"),
+                    None,
+                )
+                .await
+            && let Some(id) = sys["@odata.id"].as_str()
+        {
+            ep.system = Some(id.to_string());
+            return Ok(id.to_string());
+        }
         let coll = self
             .call(node, Method::GET, "/redfish/v1/Systems", None)
             .await?;
@@ -390,22 +406,19 @@ impl OobDriver for Redfish {
             PowerAction::On | PowerAction::Cycle => Power::On,
         };
         // A transition asked for earlier (this apply): reached, or still in progress.
-        if let Some((t, since, forced)) = ep.transition {
-            if t == target {
-                if now == target {
-                    ep.transition = None;
-                    return Ok(Progress::Done);
-                }
-                if target == Power::Off
-                    && !forced
-                    && since.elapsed() >= self.options.graceful_timeout
-                {
-                    // The graceful shutdown did not finish in time: force it.
-                    self.reset(node, &sys, "ForceOff").await?;
-                    ep.transition = Some((Power::Off, since, true));
-                }
-                return Ok(self.pending(&format!("power {:?}", target).to_lowercase()));
+        if let Some((t, since, forced)) = ep.transition
+            && t == target
+        {
+            if now == target {
+                ep.transition = None;
+                return Ok(Progress::Done);
             }
+            if target == Power::Off && !forced && since.elapsed() >= self.options.graceful_timeout {
+                // The graceful shutdown did not finish in time: force it.
+                self.reset(node, &sys, "ForceOff").await?;
+                ep.transition = Some((Power::Off, since, true));
+            }
+            return Ok(self.pending(&format!("power {:?}", target).to_lowercase()));
         }
         match (action, now) {
             (PowerAction::On, Power::On) | (PowerAction::Off, Power::Off) => {

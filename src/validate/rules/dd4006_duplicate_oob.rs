@@ -15,6 +15,9 @@ use crate::validate::{Context, Rule, RuleInfo};
 
 pub struct DuplicateOob;
 
+/// A BMC endpoint: address, port, system.
+type Endpoint<'a> = (IpAddr, Option<&'a str>, Option<&'a str>);
+
 static INFO: RuleInfo = RuleInfo {
     code: "DD4006",
     name: "duplicate-oob",
@@ -63,7 +66,7 @@ impl Rule for DuplicateOob {
         // A BMC endpoint is its address, port and (Redfish) system: virtual-BMC labs serve
         // many machines from one address on several ports, and one Redfish BMC can manage
         // several systems.
-        let mut first: HashMap<(IpAddr, Option<&str>, Option<&str>), (Loc, &str)> = HashMap::new();
+        let mut first: HashMap<Endpoint, (Loc, &str)> = HashMap::new();
         for node in &cx.site.nodes {
             let oob = &node.config.oob;
             if !oob
