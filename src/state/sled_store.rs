@@ -74,6 +74,26 @@ impl Drop for GroupSync {
     }
 }
 
+/// Open a sled database. A database this process just closed can still be locked for a moment
+/// (sled's background threads let go of it asynchronously), so a lock error is retried
+/// briefly; another process holding it still fails within about a second.
+pub fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let mut tries = 0;
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .flush_every_ms(Some(1000))
+            .open()
+        {
+            Err(e) if tries < 10 && e.to_string().contains("could not acquire lock") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            r => return r,
+        }
+    }
+}
+
 pub struct SledStore {
     path: PathBuf,
     tree: sled::Tree,
@@ -90,11 +110,7 @@ impl SledStore {
             reason,
         };
         std::fs::create_dir_all(&path).map_err(|e| open_err(e.to_string()))?;
-        let db = sled::Config::new()
-            .path(&path)
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(|e| open_err(e.to_string()))?;
+        let db = open_db(&path).map_err(|e| open_err(e.to_string()))?;
         let tree = db
             .open_tree("journal")
             .map_err(|e| open_err(e.to_string()))?;
