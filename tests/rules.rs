@@ -2,53 +2,10 @@
 //! base site, and firing and non-firing cases per rule. `check` is the one helper: a design
 //! (documents over the base site) and the codes expected, in order.
 
-use drydock::design;
-use drydock::diag::Finding;
-use drydock::validate::{self, Options, examples};
+use drydock::validate::{self};
 
-/// Validate `documents` over the example base site with every rule.
-fn run(documents: &str) -> Vec<Finding> {
-    let text = examples::compose(documents);
-    let d = design::load_str("test.yaml", &text);
-    validate::validate(
-        &d,
-        &Options {
-            catalog: Some(validate::Catalog::simulator()),
-            ..Options::default()
-        },
-    )
-    .findings
-}
-
-/// The findings of rule `code` for `documents` over the base site: their messages.
-fn fired(code: &str, documents: &str) -> Vec<String> {
-    run(documents)
-        .into_iter()
-        .filter(|f| f.code == code)
-        .map(|f| f.message)
-        .collect()
-}
-
-/// Assert that `documents` over the base site give exactly `n` findings of rule `code` and no
-/// other error.
-#[track_caller]
-fn check(code: &str, documents: &str, n: usize) {
-    let all = run(documents);
-    let mine: Vec<_> = all.iter().filter(|f| f.code == code).collect();
-    let others: Vec<_> = all
-        .iter()
-        .filter(|f| f.code != code && f.is_error())
-        .collect();
-    assert_eq!(
-        mine.len(),
-        n,
-        "{code}: expected {n} findings, got {mine:#?}"
-    );
-    assert!(
-        others.is_empty(),
-        "{code}: unexpected other errors: {others:#?}"
-    );
-}
+mod rules_support;
+use rules_support::*;
 
 #[test]
 fn base_site_is_clean() {

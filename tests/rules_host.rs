@@ -2,65 +2,11 @@
 //! hostnames (DD1001–DD1011, DD3001, DD3003). Each design is documents over the example base
 //! site; `check` asserts the count of one rule's findings and that nothing else is an error.
 
-use drydock::design;
-use drydock::diag::{Finding, Severity};
-use drydock::validate::{self, Options, examples};
+use drydock::diag::Severity;
+use drydock::validate::{self, Options};
 
-/// Validate `documents` over the example base site with every rule and `options`.
-fn run_with(documents: &str, options: &Options) -> Vec<Finding> {
-    let text = examples::compose(documents);
-    let d = design::load_str("test.yaml", &text);
-    validate::validate(&d, options).findings
-}
-
-/// Validate `documents` over the example base site with every rule.
-fn run(documents: &str) -> Vec<Finding> {
-    run_with(
-        documents,
-        &Options {
-            catalog: Some(validate::Catalog::simulator()),
-            ..Options::default()
-        },
-    )
-}
-
-/// The findings of rule `code` for `documents` over the base site: their messages.
-fn fired(code: &str, documents: &str) -> Vec<String> {
-    run(documents)
-        .into_iter()
-        .filter(|f| f.code == code)
-        .map(|f| f.message)
-        .collect()
-}
-
-/// The findings of rule `code` for `documents` over the base site.
-fn findings(code: &str, documents: &str) -> Vec<Finding> {
-    run(documents)
-        .into_iter()
-        .filter(|f| f.code == code)
-        .collect()
-}
-
-/// Assert that `documents` over the base site give exactly `n` findings of rule `code` and no
-/// other error.
-#[track_caller]
-fn check(code: &str, documents: &str, n: usize) {
-    let all = run(documents);
-    let mine: Vec<_> = all.iter().filter(|f| f.code == code).collect();
-    let others: Vec<_> = all
-        .iter()
-        .filter(|f| f.code != code && f.is_error())
-        .collect();
-    assert_eq!(
-        mine.len(),
-        n,
-        "{code}: expected {n} findings, got {mine:#?}"
-    );
-    assert!(
-        others.is_empty(),
-        "{code}: unexpected other errors: {others:#?}"
-    );
-}
+mod rules_support;
+use rules_support::*;
 
 /// Node `n2` of the base site with `extra` (indented data fields) added to its data.
 fn n2(extra: &str) -> String {

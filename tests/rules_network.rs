@@ -2,65 +2,10 @@
 //! rule, IPv6 cases for the overlap rules, and regressions against the old implementation.
 //! Documents go over the example base site, as in `tests/rules.rs`, whose helpers are copied here.
 
-use drydock::design;
-use drydock::diag::{Finding, Severity};
-use drydock::validate::{self, Options, examples};
+use drydock::diag::Severity;
 
-/// Validate `documents` over the example base site with every rule.
-fn run(documents: &str) -> Vec<Finding> {
-    let text = examples::compose(documents);
-    run_raw(&text)
-}
-
-/// Validate exactly `text`, without the base site.
-fn run_raw(text: &str) -> Vec<Finding> {
-    let d = design::load_str("test.yaml", text);
-    validate::validate(
-        &d,
-        &Options {
-            catalog: Some(validate::Catalog::simulator()),
-            ..Options::default()
-        },
-    )
-    .findings
-}
-
-/// The findings of rule `code` for `documents` over the base site.
-fn findings(code: &str, documents: &str) -> Vec<Finding> {
-    run(documents)
-        .into_iter()
-        .filter(|f| f.code == code)
-        .collect()
-}
-
-/// The findings of rule `code` for `documents` over the base site: their messages.
-fn fired(code: &str, documents: &str) -> Vec<String> {
-    findings(code, documents)
-        .into_iter()
-        .map(|f| f.message)
-        .collect()
-}
-
-/// Assert that `documents` over the base site give exactly `n` findings of rule `code` and no
-/// other error.
-#[track_caller]
-fn check(code: &str, documents: &str, n: usize) {
-    let all = run(documents);
-    let mine: Vec<_> = all.iter().filter(|f| f.code == code).collect();
-    let others: Vec<_> = all
-        .iter()
-        .filter(|f| f.code != code && f.is_error())
-        .collect();
-    assert_eq!(
-        mine.len(),
-        n,
-        "{code}: expected {n} findings, got {mine:#?}"
-    );
-    assert!(
-        others.is_empty(),
-        "{code}: unexpected other errors: {others:#?}"
-    );
-}
+mod rules_support;
+use rules_support::*;
 
 /// A Network document.
 fn network(name: &str, body: &str) -> String {

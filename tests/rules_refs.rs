@@ -5,65 +5,10 @@
 
 use drydock::design::{self, Design};
 use drydock::diag::Finding;
-use drydock::validate::{self, Options, examples};
+use drydock::validate::{self};
 
-/// Validate `documents` over the example base site with every rule.
-fn run(documents: &str) -> Vec<Finding> {
-    run_design(documents).1
-}
-
-/// The loaded design too, for locations.
-fn run_design(documents: &str) -> (Design, Vec<Finding>) {
-    let text = examples::compose(documents);
-    let d = design::load_str("test.yaml", &text);
-    let findings = validate::validate(
-        &d,
-        &Options {
-            catalog: Some(validate::Catalog::simulator()),
-            ..Options::default()
-        },
-    )
-    .findings;
-    (d, findings)
-}
-
-/// The findings of rule `code` for `documents` over the base site: their messages.
-fn fired(code: &str, documents: &str) -> Vec<String> {
-    run(documents)
-        .into_iter()
-        .filter(|f| f.code == code)
-        .map(|f| f.message)
-        .collect()
-}
-
-/// The findings of rule `code` for `documents` over the base site.
-fn findings(code: &str, documents: &str) -> Vec<Finding> {
-    run(documents)
-        .into_iter()
-        .filter(|f| f.code == code)
-        .collect()
-}
-
-/// Assert that `documents` over the base site give exactly `n` findings of rule `code` and no
-/// other error.
-#[track_caller]
-fn check(code: &str, documents: &str, n: usize) {
-    let all = run(documents);
-    let mine: Vec<_> = all.iter().filter(|f| f.code == code).collect();
-    let others: Vec<_> = all
-        .iter()
-        .filter(|f| f.code != code && f.is_error())
-        .collect();
-    assert_eq!(
-        mine.len(),
-        n,
-        "{code}: expected {n} findings, got {mine:#?}"
-    );
-    assert!(
-        others.is_empty(),
-        "{code}: unexpected other errors: {others:#?}"
-    );
-}
+mod rules_support;
+use rules_support::*;
 
 /// The source text a finding points at.
 fn text_at<'a>(d: &'a Design, f: &Finding) -> &'a str {
