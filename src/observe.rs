@@ -48,16 +48,21 @@ pub async fn gather(
         let Some(o) = observed.nodes.get_mut(&n.name.v) else {
             continue;
         };
-        if o.status != crate::model::observed::Status::Deployed {
-            continue;
-        }
-        let snap = crate::model::snapshot::node(site, n);
-        let fp = crate::model::snapshot::fingerprint(&snap);
         let recorded = journal
             .nodes
             .get(&n.name.v)
             .and_then(|r| r.fingerprint.as_deref());
-        if o.deployed_fingerprint.as_deref() == Some(fp.as_str()) && recorded != Some(fp.as_str()) {
+        // Only a deployed machine whose fingerprint the journal does not have needs its
+        // snapshot computed here (planning computes every node's anyway).
+        if o.status != crate::model::observed::Status::Deployed
+            || o.deployed_fingerprint.is_none()
+            || o.deployed_fingerprint.as_deref() == recorded
+        {
+            continue;
+        }
+        let snap = crate::model::snapshot::node(site, n);
+        let fp = crate::model::snapshot::fingerprint(&snap);
+        if o.deployed_fingerprint.as_deref() == Some(fp.as_str()) {
             o.deployed = Some(snap);
         }
     }

@@ -555,3 +555,32 @@ async fn cancelling_abandons_in_flight_steps_and_keeps_the_journal_consistent() 
         "everything synced at the end"
     );
 }
+
+#[tokio::test]
+async fn an_interrupted_run_with_nothing_left_is_closed_as_a_completed_apply() {
+    let store = MemStore::default();
+    store
+        .append(&Record {
+            v: drydock::state::RECORD_VERSION,
+            at_ms: 0,
+            run: 1,
+            event: Event::RunStarted {
+                pid: 1,
+                host: "h".into(),
+                design_hash: "d".into(),
+                tasks: 0,
+            },
+        })
+        .unwrap();
+    let j = Journal::replay(store.records().unwrap()).unwrap();
+    assert_eq!((j.last_run, j.epoch), (Some((1, None)), 0));
+    execute::close_interrupted(&store, &j).await.unwrap();
+    let j = Journal::replay(store.records().unwrap()).unwrap();
+    assert_eq!(
+        (j.last_run, j.epoch),
+        (Some((1, Some(Outcome::Success))), 1)
+    );
+    // A finished run is left as it is.
+    execute::close_interrupted(&store, &j).await.unwrap();
+    assert_eq!(store.records().unwrap().len(), 2);
+}

@@ -326,6 +326,11 @@ fn execute_plan(
         }
     }
     if !plan.has_changes() {
+        let s = &planned.session;
+        if let Err(e) = rt.block_on(execute::close_interrupted(s.store.as_ref(), &s.journal)) {
+            eprintln!("error: {e}\n  help: check the state directory and retry");
+            return exit::FINDINGS;
+        }
         return exit::OK;
     }
     if !ra.auto_approve && !from_file {

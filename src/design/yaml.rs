@@ -51,14 +51,21 @@ impl Map {
 
     /// Entries with duplicates removed (the last one of each key wins, at its own position).
     pub fn iter(&self) -> impl Iterator<Item = &(Key, Node)> {
-        let n = self.0.len();
+        // Design mappings have a handful of keys: a look-ahead costs nothing there. A big
+        // mapping gets the index of each key's last entry instead of a quadratic scan.
+        let last: Option<std::collections::HashMap<&str, usize>> = (self.0.len() > 16).then(|| {
+            self.0
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.name.as_str(), i))
+                .collect()
+        });
         self.0
             .iter()
             .enumerate()
-            .filter(move |(i, (k, _))| {
-                // Maps in designs are small; the quadratic look-ahead only runs past 16 entries
-                // when a duplicate exists, which is rare and reported.
-                n < 2 || !self.0[i + 1..].iter().any(|(k2, _)| k2.name == k.name)
+            .filter(move |(i, (k, _))| match &last {
+                Some(last) => last.get(k.name.as_str()) == Some(i),
+                None => !self.0[i + 1..].iter().any(|(k2, _)| k2.name == k.name),
             })
             .map(|(_, e)| e)
     }
