@@ -369,6 +369,10 @@ fn execute_plan(
             crate::driver::OobKind::Ipmi,
             Arc::new(crate::driver::ipmi::Ipmi::new(Default::default())),
         );
+        oob.insert(
+            crate::driver::OobKind::Libvirt,
+            Arc::new(crate::driver::manual::Unsupported("libvirt")),
+        );
     }
     let drivers = Drivers {
         provisioner: sim.clone(),
