@@ -11,6 +11,7 @@ export DRYDOCK_PEERS="${DRYDOCK_PEERS:-$PWD/.peers}"
 ./scripts/install-peers.sh
 
 cargo build --locked --all-targets
-cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-2}"
+# Benchmarks are built above but not run (`cargo bench` runs them).
+cargo test --locked --lib --bins --tests --examples -- --test-threads="${TEST_THREADS:-2}"
 # Doc tests are not part of --all-targets.
 cargo test --locked --doc
