@@ -103,17 +103,6 @@ impl SourceFile {
             .map_or(end - start, |s| s.chars().count());
         (line as u32 + 1, col as u32 + 1)
     }
-
-    /// Byte offset of a 1-based line and column (in characters).
-    pub fn offset_of(&self, line: u32, col: u32) -> usize {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1) as usize) else {
-            return self.text.len();
-        };
-        let start = start as usize;
-        let rest = &self.text[start..];
-        let skip = col.saturating_sub(1) as usize;
-        start + rest.char_indices().nth(skip).map_or(rest.len(), |(i, _)| i)
-    }
 }
 
 /// Every file read for one design, in the order they were read.
@@ -180,8 +169,5 @@ mod tests {
         assert_eq!(f.line_col(0), (1, 1));
         assert_eq!(f.line_col(3), (2, 1));
         assert_eq!(f.line_col(7), (2, 4));
-        assert_eq!(f.offset_of(2, 3), 5);
-        assert_eq!(f.offset_of(3, 1), 8);
-        assert_eq!(f.offset_of(9, 1), 9);
     }
 }

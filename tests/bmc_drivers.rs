@@ -325,27 +325,28 @@ fn drydock() -> Command {
     c
 }
 
+/// `drydock apply` of `design` with real BMC drivers and a fast simulator.
+fn apply_cmd(design: &Path, state: &Path, time_scale: &str, retries: &str) -> Command {
+    let mut c = drydock();
+    c.args([
+        "apply",
+        "--auto-approve",
+        "--progress",
+        "plain",
+        "--bmc",
+        "real",
+        "--color",
+        "never",
+    ])
+    .args(["--sim-time-scale", time_scale, "--retries", retries])
+    .arg(design)
+    .arg("--state")
+    .arg(state);
+    c
+}
+
 fn apply(design: &Path, state: &Path) -> std::process::Output {
-    drydock()
-        .args([
-            "apply",
-            "--auto-approve",
-            "--progress",
-            "plain",
-            "--bmc",
-            "real",
-            "--sim-time-scale",
-            "0.001",
-            "--retries",
-            "2",
-            "--color",
-            "never",
-        ])
-        .arg(design)
-        .arg("--state")
-        .arg(state)
-        .output()
-        .unwrap()
+    apply_cmd(design, state, "0.001", "2").output().unwrap()
 }
 
 #[test]
@@ -407,24 +408,7 @@ fn a_bmc_that_dies_mid_apply_fails_its_node_and_the_rerun_resumes() {
     let state = d.path().join("state");
     // Kill the Redfish BMC while the apply runs (its nodes are mid-PrepareNode: the power
     // change takes a second).
-    let child = drydock()
-        .args([
-            "apply",
-            "--auto-approve",
-            "--progress",
-            "plain",
-            "--bmc",
-            "real",
-            "--sim-time-scale",
-            "0.002",
-            "--retries",
-            "1",
-            "--color",
-            "never",
-        ])
-        .arg(d.path())
-        .arg("--state")
-        .arg(&state)
+    let child = apply_cmd(d.path(), &state, "0.002", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -309,7 +309,8 @@ pub fn lint(root: &Node, text: &str, out: &mut Vec<Finding>) {
                         "quote it (`'{s}'`) if you mean the string, or write `true`/`false`"
                     )),
                 );
-            } else if looks_like_mac(s) {
+            } else if crate::design::schema::is_mac(s) && s.contains(':') {
+                // Any colon-separated MAC: the form YAML 1.1 reads as a base-60 integer.
                 out.push(
                     Finding::warning(
                         "DD000",
@@ -399,21 +400,6 @@ fn is_yaml11_bool(s: &str) -> bool {
         s,
         "yes" | "Yes" | "YES" | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF"
     )
-}
-
-/// Six groups of two hex digits separated by `:`, at least one of them all digits: the form
-/// YAML 1.1 reads as a base-60 integer. Any MAC is flagged, as quoting all of them is the habit
-/// to teach.
-fn looks_like_mac(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 17
-        && b.iter().enumerate().all(|(i, c)| {
-            if i % 3 == 2 {
-                *c == b':'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ use serde_json::Value as J;
 use crate::design::document::Kind;
 use crate::design::yaml::{Node, Value};
 use crate::diag::Finding;
-use crate::source::Loc;
 
 /// The schema text of a kind, as shipped in `schemas/<Kind>.json`.
 pub fn schema_text(kind: Kind) -> &'static str {
@@ -291,11 +290,6 @@ fn type_name(k: &jsonschema::error::TypeKind) -> String {
             names.join(" or ")
         }
     }
-}
-
-/// Location of a document's problem when no value can be pointed at.
-pub fn doc_loc(data: &Node) -> Loc {
-    data.loc
 }
 
 #[cfg(test)]

@@ -573,6 +573,14 @@ mod tests {
     }
 
     #[test]
+    fn offsets_of_lines_and_columns() {
+        let t = "ab\ncdé\nx";
+        assert_eq!(offset_of(t, 2, 3), 5);
+        assert_eq!(offset_of(t, 3, 1), 8);
+        assert_eq!(offset_of(t, 9, 1), 9);
+    }
+
+    #[test]
     fn values_keep_their_locations() {
         let text = "a: 1\nb:\n  - x\n  - 'y'\nc: {d: true}\n";
         let docs = parse(text);

@@ -280,13 +280,8 @@ pub fn destroy(
             fingerprint: String::new(),
         });
     }
+    // Destroys need the site verified, not prepared: `graph::tasks` adds no PrepareSite here.
     let tasks = graph::tasks(&changes, &[], &site_fingerprint, observed);
-    // `tasks` always adds PrepareSite after VerifySite; a destroy does not need the site
-    // prepared.
-    let tasks = tasks
-        .into_iter()
-        .filter(|t| t.kind != TaskKind::PrepareSite)
-        .collect();
     Ok(Plan {
         format_version: FORMAT_VERSION,
         site: site.region().map_or_else(String::new, |r| r.name.v.clone()),
