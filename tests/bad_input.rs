@@ -148,7 +148,7 @@ fn directory_without_yaml_cannot_run() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("notes.txt"), "hi").unwrap();
     let out = drydock().arg("validate").arg(d.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("no design files") && err.contains("help:"),
@@ -162,7 +162,7 @@ fn missing_path_cannot_run() {
         .args(["validate", "/nonexistent/design"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such file"));
 }
 
@@ -175,7 +175,7 @@ fn bad_arguments_cannot_run() {
             .unwrap()
             .status
             .code(),
-        Some(2)
+        Some(1)
     );
     assert_eq!(
         drydock()
@@ -184,7 +184,7 @@ fn bad_arguments_cannot_run() {
             .unwrap()
             .status
             .code(),
-        Some(2)
+        Some(1)
     );
 }
 

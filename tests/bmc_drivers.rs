@@ -15,6 +15,7 @@ use drydock::driver::{
     BootDevice, DriverError, NodeSpec, OobDriver, OobKind, OobSpec, PowerAction, Progress, Secret,
 };
 use drydock::model::observed::Power;
+use drydock::spec::HardwareSpec;
 use peers_support::{IpmiSim, PowerDelay, Sushy, SushySystem};
 
 fn rt() -> tokio::runtime::Runtime {
@@ -30,23 +31,20 @@ fn node(name: &str, kind: OobKind, port: u16, password: &str) -> NodeSpec {
     // The password travels as a literal here (tests); apply resolves env:/file: references.
     NodeSpec {
         name: name.into(),
-        rack: None,
         fingerprint: "fp".into(),
-        snapshot: Default::default(),
-        boot_mac: None,
-        boot_mode: Some("uefi".into()),
-        tags: vec![],
+        hardware: HardwareSpec {
+            boot_mode: Some("uefi".into()),
+            ..HardwareSpec::default()
+        },
         oob: OobSpec {
             kind: Some(kind),
             address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             port: Some(port),
             account: Some("admin".into()),
             credential: Some(Secret::new(password)),
-            system: None,
-            ca_bundle: None,
-            insecure: false,
-            cipher_suite: None,
+            ..OobSpec::default()
         },
+        ..NodeSpec::default()
     }
 }
 

@@ -249,7 +249,7 @@ fn explain_prints_examples() {
         .args(["explain", "duplicate-ips"])
         .assert()
         .code(0);
-    drydock().args(["explain", "DD9999"]).assert().code(2);
+    drydock().args(["explain", "DD9999"]).assert().code(1);
 }
 
 #[test]

@@ -6,7 +6,6 @@
 //! These use the library directly, with no executor and no journal. The one documented
 //! exception, a power cycle (it reboots again by nature), is tested to be exactly that.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,21 +22,20 @@ fn node(name: &str) -> NodeSpec {
         name: name.into(),
         rack: Some("rack-a".into()),
         fingerprint: format!("fp-{name}-1"),
-        snapshot: BTreeMap::from([("metadata.rack".to_string(), "rack-a".to_string())]),
         boot_mac: Some("b0:26:28:4e:1a:10".into()),
-        boot_mode: Some("uefi".into()),
+        hardware: drydock::spec::HardwareSpec {
+            boot_mode: Some("uefi".into()),
+            ..Default::default()
+        },
         tags: vec!["high_memory".into()],
         oob: OobSpec {
             kind: Some(OobKind::Ipmi),
             address: Some(IpAddr::V4(Ipv4Addr::new(10, 22, 100, 11))),
-            port: None,
             account: Some("root".into()),
             credential: Some(Secret::new("env:BMC_PASSWORD")),
-            system: None,
-            ca_bundle: None,
-            insecure: false,
-            cipher_suite: None,
+            ..OobSpec::default()
         },
+        ..NodeSpec::default()
     }
 }
 
@@ -45,7 +43,7 @@ fn site() -> SiteSpec {
     SiteSpec {
         name: "demo".into(),
         fingerprint: "site-fp-1".into(),
-        snapshot: BTreeMap::from([("region.name".to_string(), "demo".to_string())]),
+        ..SiteSpec::default()
     }
 }
 

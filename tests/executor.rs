@@ -12,7 +12,7 @@ use drydock::driver::{
     BootDevice, DriverError, DriverResult, Inventory, Machine, NodeSpec, OobDriver, PowerAction,
     Progress, Provisioner, SiteDriver, SiteSpec,
 };
-use drydock::execute::{self, Apply, ApplyResult, Drivers, NodeOutcome, Settings};
+use drydock::execute::{self, Apply, ApplyResult, Done, Drivers, NodeOutcome, Settings};
 use drydock::model::observed::{Observed, Power};
 use drydock::plan::{self, Plan};
 use drydock::state::{Event, Journal, Outcome, Record, StateStore, StoreError};
@@ -257,8 +257,6 @@ async fn apply(
     let r = execute::run(Apply {
         plan: &p,
         journal: &journal,
-        nodes: execute::spec::nodes(site, &p, &journal),
-        site: execute::spec::site(site),
         store: store.clone(),
         drivers: Drivers {
             provisioner: driver.clone(),
@@ -331,7 +329,10 @@ async fn retries_give_up_with_the_drivers_reason() {
         o => panic!("{o:?}"),
     }
     assert_eq!(d.calls_of("n1", "configure_hardware").len(), 4);
-    assert_eq!(outcome_of(&r, "n2"), &NodeOutcome::Succeeded);
+    assert_eq!(
+        outcome_of(&r, "n2"),
+        &NodeOutcome::Succeeded(Done::Deployed)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -457,7 +458,11 @@ async fn one_nodes_failure_does_not_stop_the_others_and_max_failures_stops_new_o
         matches!(outcome_of(&r, "n1"), NodeOutcome::Failed { error, .. } if error.contains("scripted permanent error in identify"))
     );
     for n in ["n2", "n3", "n4", "n5"] {
-        assert_eq!(outcome_of(&r, n), &NodeOutcome::Succeeded, "{n}");
+        assert_eq!(
+            outcome_of(&r, n),
+            &NodeOutcome::Succeeded(Done::Deployed),
+            "{n}"
+        );
     }
 
     let store = Arc::new(MemStore::default());
@@ -520,8 +525,6 @@ async fn cancelling_abandons_in_flight_steps_and_keeps_the_journal_consistent() 
     let r = execute::run(Apply {
         plan: &p,
         journal: &journal,
-        nodes: execute::spec::nodes(&s, &p, &journal),
-        site: execute::spec::site(&s),
         store: store.clone(),
         drivers: Drivers {
             provisioner: d.clone(),
@@ -537,7 +540,14 @@ async fn cancelling_abandons_in_flight_steps_and_keeps_the_journal_consistent() 
     .unwrap();
     canceller.await.unwrap();
     assert_eq!(r.outcome, Outcome::Cancelled);
-    assert!(r.nodes.iter().all(|n| n.outcome == NodeOutcome::Cancelled));
+    // Every node was mid-deploy, and says so.
+    assert!(
+        r.nodes.iter().all(
+            |n| matches!(&n.outcome, NodeOutcome::Cancelled { at } if at == "DeployNode/deploy")
+        ),
+        "{:?}",
+        r.nodes
+    );
     let j = Journal::replay(store.records().unwrap()).unwrap();
     let deploys: Vec<_> = j
         .tasks

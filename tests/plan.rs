@@ -105,9 +105,11 @@ fn deployed_with(snap: Snapshot) -> ObservedNode {
         power: Power::On,
         status: Status::Deployed,
         deployed_fingerprint: Some(snapshot::fingerprint(&snap)),
+        recorded_fingerprint: Some(snapshot::fingerprint(&snap)),
         deployed: Some(snap),
         generation: 1,
         last_failure: None,
+        unfinished: None,
     }
 }
 
@@ -683,12 +685,14 @@ fn one_failed() -> Observed {
             power: Power::On,
             status: Status::FailedDeployment,
             deployed_fingerprint: None,
+            recorded_fingerprint: None,
             deployed: None,
             generation: 0,
             last_failure: Some(Failure {
                 at: "DeployNode/deploy".into(),
                 error: "timed out after 45 minutes waiting for the node to report deployed".into(),
             }),
+            unfinished: None,
         },
     );
     observed
@@ -848,6 +852,7 @@ fn observed_node(site: &Site, n: &BaremetalNode, c: &NodeChoice) -> ObservedNode
             2 => Some(snapshot::fingerprint(&record)),
             _ => Some("0123456789abcdef0123456789abcdef".into()),
         },
+        recorded_fingerprint: (c.record > 0).then(|| snapshot::fingerprint(&record)),
         deployed: (c.record > 0).then_some(record),
         generation: c.generation,
         last_failure: c.failure.map(|i| Failure {
@@ -859,6 +864,7 @@ fn observed_node(site: &Site, n: &BaremetalNode, c: &NodeChoice) -> ObservedNode
                 .into(),
             error: format!("failure {i}"),
         }),
+        unfinished: None,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::cli::plan::{PlanArgs, Planned};
 use crate::cli::planfile::SavedPlan;
 use crate::cli::progress::{self, ProgressMode};
 use crate::cli::session;
-use crate::cli::{exit, usage_error};
+use crate::cli::{CliError, CliResult, exit};
 use crate::execute::{self, Drivers, NodeOutcome, Settings};
 use crate::plan::{StepKind, render};
 use crate::state::Outcome;
@@ -98,23 +98,6 @@ struct ConfigFile {
     seed: Option<u64>,
 }
 
-fn step_kind(name: &str) -> Option<StepKind> {
-    use crate::plan::TaskKind::*;
-    [
-        VerifySite,
-        PrepareSite,
-        VerifyNode,
-        PrepareNode,
-        DeployNode,
-        UpdateNode,
-        DestroyNode,
-    ]
-    .iter()
-    .flat_map(|k| k.steps())
-    .copied()
-    .find(|s| s.as_str() == name)
-}
-
 /// `90m`, `30s`, `2h`, or plain seconds.
 fn parse_duration(s: &str) -> Option<Duration> {
     let (n, unit) = s
@@ -130,17 +113,17 @@ fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 impl RunArgs {
-    pub fn settings(&self) -> Result<Settings, u8> {
+    pub fn settings(&self) -> Result<Settings, CliError> {
         let mut s = Settings::default();
         if let Some(p) = &self.config {
             let text = std::fs::read_to_string(p).map_err(|e| {
-                usage_error(
+                CliError::new(
                     format!("{}: {e}", p.display()),
                     "give a readable settings file",
                 )
             })?;
             let c: ConfigFile = serde_saphyr::from_str(&text).map_err(|e| {
-                usage_error(
+                CliError::new(
                     format!("{}: {e}", p.display()),
                     "see README, \"Applying\", for the settings",
                 )
@@ -157,8 +140,8 @@ impl RunArgs {
             s.max_failures = c.max_failures.or(s.max_failures);
             s.seed = c.seed.unwrap_or(s.seed);
             for (k, v) in c.timeouts {
-                let step = step_kind(&k).ok_or_else(|| {
-                    usage_error(
+                let step = StepKind::parse(&k).ok_or_else(|| {
+                    CliError::new(
                         format!("{}: unknown step `{k}` in timeouts", p.display()),
                         "the steps are listed by `drydock plan --json`",
                     )
@@ -173,9 +156,9 @@ impl RunArgs {
         for t in &self.timeout {
             let parsed = t
                 .split_once('=')
-                .and_then(|(k, v)| Some((step_kind(k)?, parse_duration(v)?)));
+                .and_then(|(k, v)| Some((StepKind::parse(k)?, parse_duration(v)?)));
             let (k, d) = parsed.ok_or_else(|| {
-                usage_error(
+                CliError::new(
                     format!("--timeout {t}: expected STEP=DURATION, e.g. deploy=90m"),
                     "step names are those of `drydock plan --json`",
                 )
@@ -186,105 +169,85 @@ impl RunArgs {
     }
 }
 
-pub fn run(a: Args) -> u8 {
+pub fn run(a: Args) -> CliResult {
     let rt = session::runtime(true);
-    let settings = match a.run.settings() {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+    let settings = a.run.settings()?;
     // A single path that is a saved plan: apply exactly it, if still fresh.
     if let [p] = a.paths.as_slice()
         && SavedPlan::looks_like(p)
     {
-        let saved = match SavedPlan::read(p) {
-            Ok(s) => s,
-            Err(e) => {
-                return usage_error(
-                    e,
-                    "give a plan saved by `drydock plan --out FILE`, or a design",
-                );
-            }
-        };
+        let saved = SavedPlan::read(p).map_err(|e| {
+            CliError::new(
+                e,
+                "give a plan saved by `drydock plan --out FILE`, or a design",
+            )
+        })?;
         let mut pa = a.plan.clone();
         pa.state = Some(saved.state.clone());
         pa.target = saved.plan.targets.clone();
         pa.destroy_removed = saved.plan.destroy_removed;
-        let planned = match locked_plan(&saved.paths, &pa, &rt) {
-            Ok(p) => p,
-            Err(c) => return c,
-        };
-        if let Err(stale) = saved
+        let (mut planned, lock) = locked_plan(&saved.paths, &pa, &rt)?;
+        saved
             .plan
-            .check_fresh(&planned.0.loaded.design.content_hash(), &planned.0.observed)
-        {
-            eprintln!(
-                "error: the saved plan {} is stale: {stale}\n  help: run `drydock plan --out {}` again and review the new plan",
-                p.display(),
-                p.display()
-            );
-            return exit::FINDINGS;
-        }
-        let (mut planned, lock) = planned;
+            .check_fresh(&planned.loaded.design.content_hash(), &planned.observed)
+            .map_err(|stale| {
+                CliError::new(
+                    format!("the saved plan {} is stale: {stale}", p.display()),
+                    format!(
+                        "run `drydock plan --out {}` again and review the new plan",
+                        p.display()
+                    ),
+                )
+            })?;
         planned.plan = saved.plan;
+        crate::plan::desired::restore_secrets(&mut planned.plan, &planned.loaded.site);
         return execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, true);
     }
-    let (planned, lock) = match locked_plan(&a.paths, &a.plan, &rt) {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
+    let (planned, lock) = locked_plan(&a.paths, &a.plan, &rt)?;
     execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, false)
 }
 
-pub fn destroy(a: DestroyArgs) -> u8 {
+pub fn destroy(a: DestroyArgs) -> CliResult {
     let rt = session::runtime(true);
-    let settings = match a.run.settings() {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    let (mut planned, lock) = match locked_plan(&a.design, &a.plan, &rt) {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
-    match crate::plan::destroy(
+    let settings = a.run.settings()?;
+    let (mut planned, lock) = locked_plan(&a.design, &a.plan, &rt)?;
+    planned.plan = crate::plan::destroy(
         &planned.loaded.site,
         &planned.observed,
         &a.nodes,
         &planned.loaded.design.content_hash(),
-    ) {
-        Ok(p) => planned.plan = p,
-        Err(e) => return usage_error(e, "`drydock status` lists the nodes the provisioner knows"),
-    }
+    )
+    .map_err(|e| CliError::new(e, "`drydock status` lists the nodes the provisioner knows"))?;
     execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, false)
 }
 
-/// Load the design, take the site lock, open the state and plan.
+/// Load the design (once), take the site lock, open the state and plan.
 fn locked_plan(
     paths: &[PathBuf],
     a: &PlanArgs,
     rt: &tokio::runtime::Runtime,
-) -> Result<(Planned, crate::state::lock::SiteLock), u8> {
+) -> Result<(Planned, crate::state::lock::SiteLock), CliError> {
     // The lock is taken before the state is opened, so a second apply fails at once with the
     // holder's name instead of waiting on the database.
     let loaded = session::load(paths, a.color)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
-    drop(loaded);
     let lock = match crate::state::lock::acquire(&dir, "drydock apply") {
         Ok(l) => l,
         Err(crate::state::lock::LockError::Held(h)) => {
-            eprintln!(
-                "error: another drydock is applying to this site: {h}\n  help: wait for it to finish; if that process is gone for good, run `drydock force-unlock --state {}`",
-                dir.display()
-            );
-            return Err(exit::FINDINGS);
+            return Err(CliError::new(
+                format!("another drydock is applying to this site: {h}"),
+                format!(
+                    "wait for it to finish; if that process is gone for good, run `drydock force-unlock --state {}`",
+                    dir.display()
+                ),
+            ));
         }
-        Err(e) => return Err(usage_error(e, "check the state directory's permissions")),
+        Err(e) => return Err(CliError::new(e, "check the state directory's permissions")),
     };
     if let Some(h) = &lock.took_over {
         eprintln!("note: took over the site lock left by {h}, which is no longer running");
     }
-    let mut pa = a.clone();
-    pa.state = Some(dir);
-    let planned = crate::cli::plan::make(paths, &pa, rt)?;
+    let planned = crate::cli::plan::make(loaded, &dir, a, rt)?;
     Ok((planned, lock))
 }
 
@@ -303,7 +266,7 @@ fn execute_plan(
     settings: Settings,
     rt: &tokio::runtime::Runtime,
     from_file: bool,
-) -> u8 {
+) -> CliResult {
     let color = pa.color.enabled();
     let plan = &planned.plan;
     print!("{}", render::human(plan, &render::Style { color }));
@@ -312,43 +275,37 @@ fn execute_plan(
     // in the world, only what drydock remembers of it.
     {
         let s = &planned.session;
-        let inferred = crate::observe::inferred(&planned.observed, &s.journal);
-        let run_before = s.journal.last_run.map_or(0, |(r, _)| r);
-        if let Err(e) = rt.block_on(execute::record_inferred(
+        rt.block_on(execute::record_unrecorded(
             s.store.as_ref(),
-            run_before,
-            &inferred,
-        )) {
-            eprintln!(
-                "error: {e}\n  help: nothing was applied; check the state directory and retry"
-            );
-            return exit::FINDINGS;
-        }
+            &s.journal,
+            plan,
+        ))
+        .map_err(|e| {
+            CliError::new(
+                e,
+                "nothing was applied; check the state directory and retry",
+            )
+        })?;
     }
     if !plan.has_changes() {
         let s = &planned.session;
-        if let Err(e) = rt.block_on(execute::close_interrupted(s.store.as_ref(), &s.journal)) {
-            eprintln!("error: {e}\n  help: check the state directory and retry");
-            return exit::FINDINGS;
-        }
-        return exit::OK;
+        rt.block_on(execute::close_interrupted(s.store.as_ref(), &s.journal))
+            .map_err(|e| CliError::new(e, "check the state directory and retry"))?;
+        return Ok(exit::OK);
     }
     if !ra.auto_approve && !from_file {
         if !std::io::stdin().is_terminal() {
-            eprintln!(
-                "error: refusing to apply without confirmation\n  help: pass --auto-approve (standard input is not a terminal)"
-            );
-            return exit::FINDINGS;
+            return Err(CliError::new(
+                "refusing to apply without confirmation",
+                "pass --auto-approve (standard input is not a terminal)",
+            ));
         }
         if !confirm() {
             eprintln!("Apply cancelled.");
-            return exit::OK;
+            return Ok(exit::OK);
         }
     }
     let s = &planned.session;
-    let site = &planned.loaded.site;
-
-    let nodes = execute::spec::nodes(site, plan, &s.journal);
     let sim = s.sim.clone();
     let mut oob: HashMap<crate::driver::OobKind, Arc<dyn crate::driver::OobDriver>> =
         HashMap::new();
@@ -408,8 +365,6 @@ fn execute_plan(
         let r = execute::run(execute::Apply {
             plan,
             journal: &s.journal,
-            nodes,
-            site: execute::spec::site(site),
             store: s.store.clone() as Arc<dyn crate::state::StateStore>,
             drivers,
             settings,
@@ -422,21 +377,18 @@ fn execute_plan(
         r
     });
     drop(lock);
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!(
-                "error: {e}\n  help: nothing recorded was lost; run apply again to resume once the cause is fixed"
-            );
-            return exit::FINDINGS;
-        }
-    };
+    let result = result.map_err(|e| {
+        CliError::new(
+            e,
+            "nothing recorded was lost; run apply again to resume once the cause is fixed",
+        )
+    })?;
     print!("{}", progress::summary(&result, color));
-    match result.outcome {
+    Ok(match result.outcome {
         Outcome::Success => exit::OK,
-        Outcome::Cancelled => 130,
-        Outcome::Partial | Outcome::Failure => exit::FINDINGS,
-    }
+        Outcome::Cancelled => exit::CANCELLED,
+        Outcome::Partial | Outcome::Failure => exit::ERROR,
+    })
 }
 
 /// Whether a node outcome counts as a failure (for the summary).

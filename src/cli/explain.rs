@@ -1,6 +1,6 @@
 //! `drydock explain CODE`: a rule's explanation, a failing example and the fixed one.
 
-use crate::cli::usage_error;
+use crate::cli::{CliError, CliResult};
 use crate::validate;
 
 #[derive(clap::Args, Debug)]
@@ -9,18 +9,18 @@ pub struct Args {
     code: String,
 }
 
-pub fn run(a: Args) -> u8 {
+pub fn run(a: Args) -> CliResult {
     let Some(r) = validate::all_rules().iter().find(|r| {
         let i = r.info();
         i.code.eq_ignore_ascii_case(&a.code) || i.name.eq_ignore_ascii_case(&a.code)
     }) else {
-        return usage_error(
+        return Err(CliError::new(
             format!("unknown rule `{}`", a.code),
             "`drydock rules` lists the rule codes",
-        );
+        ));
     };
     print!("{}", text(r.info()));
-    crate::cli::exit::OK
+    Ok(crate::cli::exit::OK)
 }
 
 pub fn text(i: &validate::RuleInfo) -> String {

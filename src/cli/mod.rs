@@ -3,6 +3,7 @@
 //! about terminals and exit codes.
 
 mod apply;
+pub mod error;
 mod explain;
 mod plan;
 pub mod planfile;
@@ -17,14 +18,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit codes shared by every subcommand.
+pub use error::{CliError, CliResult};
+
+/// Exit codes shared by every subcommand (Terraform's contract: an error is never 2).
 pub mod exit {
-    /// Success: no errors.
+    /// Success: no errors (for `plan --detailed-exitcode`: and no changes).
     pub const OK: u8 = 0;
-    /// The design has errors.
-    pub const FINDINGS: u8 = 1;
-    /// drydock could not run: bad arguments, unreadable path.
-    pub const USAGE: u8 = 2;
+    /// Any error: findings in the design, a failed apply, bad arguments, an unreadable path
+    /// or state.
+    pub const ERROR: u8 = 1;
+    /// `plan --detailed-exitcode`: the plan has changes.
+    pub const CHANGES: u8 = 2;
+    /// The apply was cancelled (Ctrl-C, SIGTERM, SIGHUP).
+    pub const CANCELLED: u8 = 130;
 }
 
 #[derive(Parser, Debug)]
@@ -125,14 +131,14 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
+                exit::ERROR
             } else {
                 exit::OK
             });
         }
     };
     init_logging(cli.verbose, cli.log_format);
-    let code = match cli.command {
+    let result = match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Explain(a) => explain::run(a),
@@ -143,11 +149,11 @@ pub fn main() -> ExitCode {
         Command::Tasks(a) => status::tasks(a),
         Command::ForceUnlock(a) => status::force_unlock(a),
     };
-    ExitCode::from(code)
-}
-
-/// Print an error that stops drydock from running, with what to do next; returns exit 2.
-fn usage_error(what: impl std::fmt::Display, help: &str) -> u8 {
-    eprintln!("error: {what}\n  help: {help}");
-    exit::USAGE
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprint!("{}", e.render());
+            ExitCode::from(e.code)
+        }
+    }
 }

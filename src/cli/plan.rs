@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cli::session::{self, SimArgs};
-use crate::cli::{ColorChoice, exit, usage_error};
+use crate::cli::{CliError, CliResult, ColorChoice, exit};
 use crate::model::filter::{NodeFilter, SetOp, from_targets};
 use crate::plan::{self, render};
 
@@ -52,7 +52,7 @@ pub struct Args {
     /// Save the plan to FILE, for `drydock apply FILE`
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error
+    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on any error
     #[arg(long)]
     pub detailed_exitcode: bool,
     #[command(flatten)]
@@ -79,13 +79,16 @@ pub struct Planned {
     pub plan: plan::Plan,
 }
 
-/// Load, open the state, observe and plan.
-pub fn make(paths: &[PathBuf], a: &PlanArgs, rt: &tokio::runtime::Runtime) -> Result<Planned, u8> {
+/// Open the state of a loaded design, observe and plan.
+pub fn make(
+    loaded: session::Loaded,
+    dir: &std::path::Path,
+    a: &PlanArgs,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Planned, CliError> {
     let target = target_filter(&a.target, a.target_mode)
-        .map_err(|e| usage_error(e, "see `drydock plan --help` for the target forms"))?;
-    let loaded = session::load(paths, a.color)?;
-    let dir = session::state_dir(a.state.as_deref(), &loaded.site);
-    let session = session::open(&dir, a.sim.config()?)?;
+        .map_err(|e| CliError::new(e, "see `drydock plan --help` for the target forms"))?;
+    let session = session::open(dir, a.sim.config(&loaded.site)?)?;
     let observed = rt.block_on(session::observe(&session, &loaded.site))?;
     if let Some(f) = &target
         && !loaded.site.nodes.iter().any(|n| f.matches(&loaded.site, n))
@@ -107,12 +110,11 @@ pub fn make(paths: &[PathBuf], a: &PlanArgs, rt: &tokio::runtime::Runtime) -> Re
     })
 }
 
-pub fn run(a: Args) -> u8 {
+pub fn run(a: Args) -> CliResult {
     let rt = session::runtime(false);
-    let planned = match make(&a.paths, &a.plan, &rt) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let loaded = session::load(&a.paths, a.plan.color)?;
+    let dir = session::state_dir(a.plan.state.as_deref(), &loaded.site);
+    let planned = make(loaded, &dir, &a.plan, &rt)?;
     let p = &planned.plan;
     let text = if a.json {
         let mut s = serde_json::to_string_pretty(p).expect("plain data serializes");
@@ -136,9 +138,9 @@ pub fn run(a: Args) -> u8 {
             state: planned.session.state_dir.clone(),
             plan: p.clone(),
         };
-        if let Err(e) = saved.write(file) {
-            return usage_error(e, "choose a writable path for --out");
-        }
+        saved
+            .write(file)
+            .map_err(|e| CliError::new(e, "choose a writable path for --out"))?;
         if !a.json && !a.dot {
             let _ = writeln!(
                 out,
@@ -148,10 +150,10 @@ pub fn run(a: Args) -> u8 {
         }
     }
     let code = match (a.detailed_exitcode, p.has_changes()) {
-        (true, true) => 2,
+        (true, true) => exit::CHANGES,
         _ => exit::OK,
     };
     // The process ends here: freeing the design's trees one by one costs a tenth of the run.
     std::mem::forget(planned);
-    code
+    Ok(code)
 }

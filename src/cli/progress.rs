@@ -124,11 +124,11 @@ pub async fn show(mut rx: mpsc::UnboundedReceiver<Event>, mode: ProgressMode, to
 
 fn outcome_text(o: &NodeOutcome) -> String {
     match o {
-        NodeOutcome::Succeeded => "done".into(),
+        NodeOutcome::Succeeded(done) => done.as_str().into(),
         NodeOutcome::AlreadyDone => "already done".into(),
         NodeOutcome::Failed { at, error } => format!("FAILED at {at}: {error}"),
         NodeOutcome::NotStarted { why } => format!("not started: {why}"),
-        NodeOutcome::Cancelled => "cancelled".into(),
+        NodeOutcome::Cancelled { at } => format!("unfinished ({at}): cancelled"),
     }
 }
 
@@ -155,7 +155,7 @@ pub fn summary(r: &ApplyResult, color: bool) -> String {
     ));
     for n in &r.nodes {
         let (res, code, detail) = match &n.outcome {
-            NodeOutcome::Succeeded => ("deployed", "32", String::new()),
+            NodeOutcome::Succeeded(done) => (done.as_str(), "32", String::new()),
             NodeOutcome::AlreadyDone => (
                 "done before",
                 "32",
@@ -163,7 +163,11 @@ pub fn summary(r: &ApplyResult, color: bool) -> String {
             ),
             NodeOutcome::Failed { at, error } => ("FAILED", "1;31", format!("{at}: {error}")),
             NodeOutcome::NotStarted { why } => ("not started", "33", why.clone()),
-            NodeOutcome::Cancelled => ("cancelled", "33", String::new()),
+            NodeOutcome::Cancelled { at } => (
+                "unfinished",
+                "33",
+                format!("{at}: cancelled mid-way; the next apply resumes it"),
+            ),
         };
         s.push_str(&format!(
             "{:<width$}  {}  {detail}\n",
@@ -174,11 +178,7 @@ pub fn summary(r: &ApplyResult, color: bool) -> String {
     if let Some(e) = &r.site_error {
         s.push_str(&format!("\nsite: FAILED: {e}\n"));
     }
-    let ok = r
-        .nodes
-        .iter()
-        .filter(|n| matches!(n.outcome, NodeOutcome::Succeeded | NodeOutcome::AlreadyDone))
-        .count();
+    let ok = r.nodes.iter().filter(|n| n.outcome.ok()).count();
     let verdict = match r.outcome {
         Outcome::Success => paint("1;32", "Apply complete"),
         Outcome::Partial => paint("1;33", "Apply partly complete"),

@@ -9,9 +9,9 @@ pub struct Args {
     markdown: bool,
 }
 
-pub fn run(a: Args) -> u8 {
+pub fn run(a: Args) -> crate::cli::CliResult {
     print!("{}", table(a.markdown));
-    crate::cli::exit::OK
+    Ok(crate::cli::exit::OK)
 }
 
 pub fn table(markdown: bool) -> String {

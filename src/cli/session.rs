@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{ColorChoice, exit, usage_error};
+use crate::cli::{CliError, ColorChoice};
 use crate::design::Design;
 use crate::driver::sim::{Fault, SimConfig, Simulator};
 use crate::model::Site;
@@ -37,17 +37,18 @@ pub struct SimArgs {
 }
 
 impl SimArgs {
-    pub fn config(&self) -> Result<SimConfig, u8> {
+    /// The simulator's settings; every fault must name a node of `site` and a step.
+    pub fn config(&self, site: &Site) -> Result<SimConfig, CliError> {
         let mut c = match &self.sim_config {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| {
-                    usage_error(
+                    CliError::new(
                         format!("{}: {e}", p.display()),
                         "give a readable simulator settings file",
                     )
                 })?;
                 SimConfig::from_yaml(&text).map_err(|e| {
-                    usage_error(
+                    CliError::new(
                         format!("{}: {e}", p.display()),
                         "see README, \"The simulator\", for the settings",
                     )
@@ -66,6 +67,10 @@ impl SimArgs {
         }
         c.fail.extend(self.sim_fail.iter().map(|f| Fault::parse(f)));
         c.hang.extend(self.sim_hang.iter().map(|f| Fault::parse(f)));
+        let nodes: Vec<&str> = site.nodes.iter().map(|n| n.name.v.as_str()).collect();
+        c.check_faults(&nodes).map_err(|e| {
+            CliError::new(e, "name a node of the design and one of the steps listed")
+        })?;
         Ok(c)
     }
 }
@@ -76,12 +81,12 @@ pub struct Loaded {
     pub site: Valid<Site>,
 }
 
-/// Load and validate a design; on errors print the diagnostics and return exit 1.
-pub fn load(paths: &[PathBuf], color: ColorChoice) -> Result<Loaded, u8> {
+/// Load and validate a design; on errors print the diagnostics and fail with exit 1.
+pub fn load(paths: &[PathBuf], color: ColorChoice) -> Result<Loaded, CliError> {
     let design = crate::design::load(paths)
-        .map_err(|e| usage_error(e, "give the path of a design file or directory"))?;
+        .map_err(|e| CliError::new(e, "give the path of a design file or directory"))?;
     if design.sources.is_empty() {
-        return Err(usage_error(
+        return Err(CliError::new(
             "no design files (*.yaml, *.yml) found",
             "point drydock at the directory that holds the site's YAML documents",
         ));
@@ -118,12 +123,14 @@ pub fn load(paths: &[PathBuf], color: ColorChoice) -> Result<Loaded, u8> {
                     }
                 )
             );
-            eprintln!(
-                "error: the design has {}; fix {} first\n  help: `drydock validate` shows the same diagnostics",
-                crate::report::plural(errors, "error"),
-                if errors == 1 { "it" } else { "them" }
-            );
-            Err(exit::FINDINGS)
+            Err(CliError::new(
+                format!(
+                    "the design has {}; fix {} first",
+                    crate::report::plural(errors, "error"),
+                    if errors == 1 { "it" } else { "them" }
+                ),
+                "`drydock validate` shows the same diagnostics",
+            ))
         }
     }
 }
@@ -161,24 +168,31 @@ pub struct Session {
 }
 
 /// Open the state store and the simulator in `state_dir`, and replay the journal.
-pub fn open(state_dir: &Path, sim: SimConfig) -> Result<Session, u8> {
+pub fn open(state_dir: &Path, sim: SimConfig) -> Result<Session, CliError> {
     let busy = |e: String| {
         // Our own lock (an apply that holds it but cannot open the store) is not the cause.
         let holder = crate::state::lock::holder(state_dir)
             .filter(|h| h.pid != std::process::id())
             .map(|h| format!(" (site lock held by {h})"))
             .unwrap_or_default();
-        eprintln!(
-            "error: {e}{holder}\n  help: another drydock may be using {}; wait for it, or see `drydock force-unlock`",
-            state_dir.display()
-        );
-        exit::FINDINGS
+        CliError::new(
+            format!("{e}{holder}"),
+            format!(
+                "another drydock may be using {}; wait for it, or see `drydock force-unlock`",
+                state_dir.display()
+            ),
+        )
     };
     let store = SledStore::open(state_dir).map_err(|e| busy(e.to_string()))?;
     let records = store.records().map_err(|e| busy(e.to_string()))?;
     let journal = Journal::replay(records).map_err(|e| {
-        eprintln!("error: the journal in {} cannot be replayed: {e}\n  help: the state directory is damaged; keep a copy and report it", state_dir.display());
-        exit::FINDINGS
+        CliError::new(
+            format!(
+                "the journal in {} cannot be replayed: {e}",
+                state_dir.display()
+            ),
+            "the state directory is damaged; keep a copy and report it",
+        )
     })?;
     let sim = Simulator::open(state_dir, sim).map_err(|e| busy(e.to_string()))?;
     Ok(Session {
@@ -190,11 +204,15 @@ pub fn open(state_dir: &Path, sim: SimConfig) -> Result<Session, u8> {
 }
 
 /// Observe the site through the provisioner and the journal.
-pub async fn observe(s: &Session, site: &Site) -> Result<Observed, u8> {
-    crate::observe::gather(site, s.sim.as_ref(), &s.journal).await.map_err(|e| {
-        eprintln!("error: cannot observe the site: {e}\n  help: check that the provisioner is reachable and retry");
-        exit::FINDINGS
-    })
+pub async fn observe(s: &Session, site: &Site) -> Result<Observed, CliError> {
+    crate::observe::gather(site, s.sim.as_ref(), &s.journal)
+        .await
+        .map_err(|e| {
+            CliError::new(
+                format!("cannot observe the site: {e}"),
+                "check that the provisioner is reachable and retry",
+            )
+        })
 }
 
 /// A current-thread runtime is enough for plan and status; apply uses every core.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::session::{self, SimArgs};
-use crate::cli::{ColorChoice, exit, usage_error};
+use crate::cli::{CliError, CliResult, ColorChoice, exit};
 use crate::state::lock::format_time;
 
 #[derive(clap::Args, Debug)]
@@ -34,25 +34,12 @@ pub struct UnlockArgs {
     pub state: PathBuf,
 }
 
-pub fn status(a: StatusArgs) -> u8 {
-    let loaded = match session::load(&a.paths, ColorChoice::Never) {
-        Ok(l) => l,
-        Err(c) => return c,
-    };
+pub fn status(a: StatusArgs) -> CliResult {
+    let loaded = session::load(&a.paths, ColorChoice::Never)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
-    let config = match a.sim.config() {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
-    let s = match session::open(&dir, config) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+    let s = session::open(&dir, a.sim.config(&loaded.site)?)?;
     let rt = session::runtime(false);
-    let observed = match rt.block_on(session::observe(&s, &loaded.site)) {
-        Ok(o) => o,
-        Err(c) => return c,
-    };
+    let observed = rt.block_on(session::observe(&s, &loaded.site))?;
     let mut names: Vec<&String> = observed.nodes.keys().collect();
     for n in &loaded.site.nodes {
         if !observed.nodes.contains_key(&n.name.v) {
@@ -99,14 +86,11 @@ pub fn status(a: StatusArgs) -> u8 {
             s.journal.epoch
         );
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
-pub fn tasks(a: TasksArgs) -> u8 {
-    let s = match session::open(&a.state, Default::default()) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+pub fn tasks(a: TasksArgs) -> CliResult {
+    let s = session::open(&a.state, Default::default())?;
     let mut tasks: Vec<_> = s.journal.tasks.values().collect();
     tasks.sort_by_key(|t| (t.queued_ms, t.started_ms, t.id.0.clone()));
     if let Some(id) = &a.id {
@@ -115,10 +99,10 @@ pub fn tasks(a: TasksArgs) -> u8 {
             .filter(|t| t.id.0.starts_with(id.as_str()))
             .collect();
         let [t] = found.as_slice() else {
-            return usage_error(
+            return Err(CliError::new(
                 format!("{} tasks match `{id}`", found.len()),
                 "give more of the id; `drydock tasks --state DIR` lists them",
-            );
+            ));
         };
         println!(
             "task      {}\nkind      {}\nnode      {}\nstate     {:?}\nrun       {}\nattempts  {}",
@@ -144,7 +128,7 @@ pub fn tasks(a: TasksArgs) -> u8 {
                 *ms as f64 / 1000.0
             );
         }
-        return exit::OK;
+        return Ok(exit::OK);
     }
     println!(
         "{:<16}  {:<12}  {:<16}  {:<10}  {:>9}  ERROR",
@@ -165,19 +149,14 @@ pub fn tasks(a: TasksArgs) -> u8 {
             t.error.as_deref().unwrap_or("")
         );
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
-pub fn force_unlock(a: UnlockArgs) -> u8 {
+pub fn force_unlock(a: UnlockArgs) -> CliResult {
     match crate::state::lock::force_unlock(&a.state) {
-        Ok(Some(h)) => {
-            println!("Removed the site lock held by {h}.");
-            exit::OK
-        }
-        Ok(None) => {
-            println!("There was no site lock in {}.", a.state.display());
-            exit::OK
-        }
-        Err(e) => usage_error(e, "check the state directory's permissions"),
+        Ok(Some(h)) => println!("Removed the site lock held by {h}."),
+        Ok(None) => println!("There was no site lock in {}.", a.state.display()),
+        Err(e) => return Err(CliError::new(e, "check the state directory's permissions")),
     }
+    Ok(exit::OK)
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::cli::{ColorChoice, exit, usage_error};
+use crate::cli::{CliError, CliResult, ColorChoice, exit};
 use crate::report;
 use crate::validate::{self, Catalog, Options};
 
@@ -47,25 +47,30 @@ pub struct Args {
     color: ColorChoice,
 }
 
-pub fn run(a: Args) -> u8 {
+pub fn run(a: Args) -> CliResult {
     for code in a.rules.iter().chain(&a.skip) {
         if validate::rule(code).is_none() {
-            return usage_error(
+            return Err(CliError::new(
                 format!("unknown rule `{code}`"),
                 "`drydock rules` lists the rule codes",
-            );
+            ));
         }
     }
     let design = match crate::design::load(&a.paths) {
         Ok(d) => d,
-        Err(e) => return usage_error(e, "give the path of a design file or directory"),
+        Err(e) => {
+            return Err(CliError::new(
+                e,
+                "give the path of a design file or directory",
+            ));
+        }
     };
     if design.sources.is_empty() {
         let paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
-        return usage_error(
+        return Err(CliError::new(
             format!("no design files (*.yaml, *.yml) under {}", paths.join(", ")),
             "point drydock at the directory that holds the site's YAML documents",
-        );
+        ));
     }
     let options = Options {
         only: a.rules.clone(),
@@ -127,7 +132,7 @@ pub fn run(a: Args) -> u8 {
     // a tenth of the run, and the OS reclaims it all at once anyway.
     std::mem::forget(result);
     std::mem::forget(design);
-    if failed { exit::FINDINGS } else { exit::OK }
+    Ok(if failed { exit::ERROR } else { exit::OK })
 }
 
 fn terminal_width() -> usize {

@@ -7,7 +7,11 @@ use crate::driver::{DriverError, Secret};
 
 /// The credential's value.
 pub fn resolve(secret: &Secret) -> Result<String, DriverError> {
-    let s = secret.expose();
+    let Some(s) = secret.expose() else {
+        return Err(DriverError::Permanent(
+            "the BMC credential is a literal that the saved plan withheld; apply the design, or a plan made in this run".into(),
+        ));
+    };
     if let Some(name) = s.strip_prefix("env:") {
         return std::env::var(name).map_err(|_| {
             DriverError::Permanent(format!("the BMC credential reference `env:{name}` names an environment variable that is not set"))

@@ -213,7 +213,7 @@ impl OobDriver for Ipmi {
             BootDevice::Disk => "disk",
         };
         // A one-time override: setting it again is harmless, so no read-back is needed.
-        if node.boot_mode.as_deref() == Some("uefi") {
+        if node.hardware.boot_mode.as_deref() == Some("uefi") {
             self.run(node, &["chassis", "bootdev", dev, "options=efiboot"])
                 .await?;
         } else {

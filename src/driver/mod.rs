@@ -1,6 +1,7 @@
-//! Drivers: the code that talks to the world. They know nothing of plans or the executor:
-//! they take node descriptions ([`NodeSpec`], plain data made from the model) and answer with
-//! facts or progress.
+//! Drivers: the code that talks to the world. They know nothing of plans, the executor, the
+//! state store or validation: they take the desired state ([`NodeSpec`], [`SiteSpec`]: typed
+//! data the plan computed) and answer with facts or progress. They never print: what they
+//! have to say goes through `tracing` or into their errors.
 //!
 //! Three interfaces, shaped after the real protocols (MAAS, Redfish, IPMI):
 //! - [`Provisioner`]: identify, commission (configure hardware), apply networking, storage and
@@ -27,10 +28,11 @@ pub mod redfish;
 pub mod sim;
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::model::observed::{Power, Snapshot, Status};
+use crate::model::observed::{Power, Status};
+pub use crate::spec::{NodeSpec, OobKind, OobSpec, SiteSpec};
+pub use crate::vocab::Secret;
 
 /// What a long operation answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,94 +62,6 @@ impl DriverError {
 }
 
 pub type DriverResult<T> = Result<T, DriverError>;
-
-/// How a node's BMC is driven (`oob.type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OobKind {
-    Ipmi,
-    Redfish,
-    Libvirt,
-    /// Nothing to drive: the operator powers and boots the node.
-    Manual,
-}
-
-impl OobKind {
-    pub fn parse(s: &str) -> Option<OobKind> {
-        match s {
-            "ipmi" => Some(OobKind::Ipmi),
-            "redfish" => Some(OobKind::Redfish),
-            "libvirt" => Some(OobKind::Libvirt),
-            "manual" => Some(OobKind::Manual),
-            _ => None,
-        }
-    }
-}
-
-/// A node's BMC, as drivers need it. The credential is a reference (`env:NAME`, `file:/path`)
-/// or a literal; it is resolved only when used and never printed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OobSpec {
-    pub kind: Option<OobKind>,
-    pub address: Option<IpAddr>,
-    pub port: Option<u16>,
-    pub account: Option<String>,
-    pub credential: Option<Secret>,
-    /// Redfish: the system's Id, name or UUID when a BMC has several.
-    pub system: Option<String>,
-    /// Redfish: CA bundle for the BMC's certificate.
-    pub ca_bundle: Option<std::path::PathBuf>,
-    /// Redfish: skip certificate verification (warned about on every use).
-    pub insecure: bool,
-    /// IPMI lanplus cipher suite.
-    pub cipher_suite: Option<u8>,
-}
-
-impl OobSpec {
-    /// `address:port` for messages and as the serialization key of an endpoint.
-    pub fn endpoint(&self, default_port: u16) -> String {
-        match self.address {
-            Some(std::net::IpAddr::V6(a)) => format!("[{a}]:{}", self.port.unwrap_or(default_port)),
-            Some(a) => format!("{a}:{}", self.port.unwrap_or(default_port)),
-            None => "(no BMC address)".into(),
-        }
-    }
-}
-
-/// A secret value or reference. `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    /// The reference or literal as written (only for resolving it).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// What drivers know of a node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeSpec {
-    pub name: String,
-    pub rack: Option<String>,
-    /// Fingerprint of the node's effective configuration.
-    pub fingerprint: String,
-    /// The effective configuration, flat (secrets already reduced to digests).
-    pub snapshot: Snapshot,
-    pub boot_mac: Option<String>,
-    /// `uefi` or `bios`, from the hardware profile.
-    pub boot_mode: Option<String>,
-    pub tags: Vec<String>,
-    pub oob: OobSpec,
-}
 
 /// What a provisioner reports about one machine.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -181,14 +95,6 @@ pub struct Inventory {
     pub macs: Vec<String>,
 }
 
-/// The site-level configuration drivers need to prepare a site.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SiteSpec {
-    pub name: String,
-    pub fingerprint: String,
-    pub snapshot: Snapshot,
-}
-
 /// A provisioner (MAAS, or the simulator).
 ///
 /// # Guarantees
@@ -217,7 +123,8 @@ pub trait Provisioner: Send + Sync {
     async fn deploy(&self, node: &NodeSpec) -> DriverResult<Progress>;
     /// Wait for the boot actions' final status.
     async fn boot_action_report(&self, node: &NodeSpec) -> DriverResult<Progress>;
-    /// Apply changes that need no redeploy (tags, owner data).
+    /// Apply changes that need no redeploy (tags, owner data, BMC settings), and make the
+    /// machine report the node's new fingerprint (`Machine::deployed_fingerprint`).
     async fn update_metadata(&self, node: &NodeSpec) -> DriverResult<Progress>;
     /// Release the machine (erase it, power it off); it stays known.
     async fn destroy(&self, node: &NodeSpec) -> DriverResult<Progress>;

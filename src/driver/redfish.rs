@@ -97,12 +97,8 @@ impl Redfish {
             .or_else(|| self.options.ca_bundle.clone());
         let insecure = node.oob.insecure;
         if insecure {
-            tracing::warn!(node = %node.name, bmc = %node.oob.endpoint(443), "oob.insecure: the BMC's TLS certificate is NOT verified");
-            eprintln!(
-                "warning: {}: oob.insecure is set: the TLS certificate of BMC {} is not verified",
-                node.name,
-                node.oob.endpoint(443)
-            );
+            // Shown at the default log level: on stderr, once per use.
+            tracing::warn!(node = %node.name, bmc = %node.oob.endpoint(443), "oob.insecure is set: the TLS certificate of the BMC is not verified");
         }
         let key = (ca.clone(), insecure);
         if let Some(c) = self.clients.lock().expect("clients lock").get(&key) {
@@ -449,7 +445,7 @@ impl OobDriver for Redfish {
             return Ok(Progress::Done);
         }
         let mut patch = json!({"Boot": {"BootSourceOverrideTarget": target, "BootSourceOverrideEnabled": "Once"}});
-        if node.boot_mode.as_deref() == Some("uefi") {
+        if node.hardware.boot_mode.as_deref() == Some("uefi") {
             patch["Boot"]["BootSourceOverrideMode"] = json!("UEFI");
         }
         self.call(node, Method::PATCH, &sys, Some(patch)).await?;

@@ -423,7 +423,8 @@ fn set_section(c: &mut HostConfig, key: &str, v: Option<&Node>) {
                     kind: text(o, "type"),
                     network: text(o, "network"),
                     account: text(o, "account"),
-                    credential: text(o, "credential"),
+                    credential: text(o, "credential")
+                        .map(|t| At::new(crate::vocab::Secret::new(t.v), t.loc)),
                     libvirt_uri: text(o, "libvirt_uri"),
                     port: text(o, "port"),
                     system: text(o, "system"),
@@ -684,6 +685,8 @@ fn boot_action(name: At<String>, doc: DocId, d: &Node) -> BootAction {
                     path: text(a, "path"),
                     location: text(a, "location"),
                     permissions: text(a, "permissions"),
+                    data: data.and_then(|d| d.scalar_text().map(|t| At::new(t, d.loc))),
+                    data_pipeline: texts(a, "data_pipeline"),
                     has_data: data.is_some_and(|d| !d.is_null()),
                     packages: data
                         .and_then(Node::as_map)

@@ -9,7 +9,6 @@ pub mod inherit;
 mod lower;
 pub mod observed;
 pub mod size;
-pub mod snapshot;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -299,7 +298,7 @@ pub struct Oob {
     pub network: Option<At<String>>,
     pub account: Option<At<String>>,
     /// A secret, or a reference to one (`env:NAME`, `file:/path`): never print its value.
-    pub credential: Option<At<String>>,
+    pub credential: Option<At<crate::vocab::Secret>>,
     pub libvirt_uri: Option<At<String>>,
     /// BMC port, when not the protocol's default (Redfish 443, IPMI 623).
     pub port: Option<At<String>>,
@@ -456,6 +455,9 @@ pub struct Asset {
     pub path: Option<At<String>>,
     pub location: Option<At<String>>,
     pub permissions: Option<At<String>>,
+    /// Inline content as written (a `file` or `unit`), before `data_pipeline`.
+    pub data: Option<At<String>>,
+    pub data_pipeline: Vec<At<String>>,
     /// For `pkg_list`: package → version (None for "any").
     pub packages: Vec<(At<String>, Option<At<String>>)>,
     /// Whether `data` was given at all.

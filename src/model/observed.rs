@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocab::{StepKind, TaskKind};
+
 /// Power state of a machine, as its BMC or provisioner reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -60,9 +62,8 @@ impl Status {
     }
 }
 
-/// A flat, canonical view of a node's effective configuration: `field path → value`, sorted.
-/// Secrets are never stored in it (a literal credential becomes a digest).
-pub type Snapshot = BTreeMap<String, String>;
+/// A flat, canonical view of a node's or the site's desired state (`spec::flat`).
+pub use crate::spec::flat::Snapshot;
 
 /// The last failure the journal recorded for a node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +80,8 @@ pub struct ObservedNode {
     pub status: Status,
     /// Fingerprint of the configuration the machine was last deployed with (driver).
     pub deployed_fingerprint: Option<String>,
+    /// The fingerprint drydock recorded for it (state store).
+    pub recorded_fingerprint: Option<String>,
     /// The configuration drydock deployed it with (state store); `None` when drydock has no
     /// record (never deployed it, or the state was lost).
     pub deployed: Option<Snapshot>,
@@ -87,6 +90,18 @@ pub struct ObservedNode {
     pub generation: u64,
     /// The last failure of an apply on this node (state store).
     pub last_failure: Option<Failure>,
+    /// A task that changes the machine (PrepareNode, DeployNode, DestroyNode) started and
+    /// never succeeded (state store): what the provisioner reports may look finished, but the
+    /// work is not.
+    pub unfinished: Option<Unfinished>,
+}
+
+/// Where an unfinished task stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unfinished {
+    pub task: TaskKind,
+    /// The step that was running, failed or comes next.
+    pub step: StepKind,
 }
 
 /// The whole build model.

@@ -3,8 +3,10 @@
 
 use crate::model::Site;
 use crate::model::observed::{Observed, ObservedNode, Snapshot, Status};
-use crate::model::snapshot::{self, Effect};
-use crate::plan::{Action, NodeChange, Options, Reason, SiteAction, SiteChange};
+use crate::plan::snapshot::{self, Effect};
+use crate::plan::{Action, NodeChange, Options, Reason, SiteAction, SiteChange, desired};
+use crate::spec::flat;
+use crate::vocab::TaskKind;
 
 /// Field-by-field differences between two snapshots, sensitive values redacted.
 pub fn fields(before: &Snapshot, after: &Snapshot) -> Vec<Reason> {
@@ -81,28 +83,34 @@ pub fn site(before: Option<&Snapshot>, after: &Snapshot) -> Vec<SiteChange> {
 /// target left out.
 pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeChange>, usize) {
     let unknown = ObservedNode::default();
-    // Each node's snapshot and diff depend on nothing but the node: they are computed on every
-    // core (deterministically: results are joined in node order).
+    // Each node's desired state and diff depend on nothing but the node: they are computed on
+    // every core (deterministically: results are joined in node order).
     let one = |n: &crate::model::BaremetalNode| {
-        let desired = snapshot::node(site, n);
-        let fingerprint = snapshot::fingerprint(&desired);
+        let spec = desired::node(site, n);
+        let view = flat::node(&spec);
+        let fingerprint = spec.fingerprint.clone();
         let seen = observed.nodes.get(&n.name.v).unwrap_or(&unknown);
-        let (action, mut reasons) = node(seen, &desired, &fingerprint);
+        let (action, mut reasons) = node(seen, &view, &fingerprint);
         if matches!(action, Action::Deploy | Action::Redeploy)
             && n.config.oob.kind.as_ref().is_some_and(|k| k.v == "manual")
         {
             reasons.push(Reason::ManualOob);
         }
         let targeted = options.target.as_ref().is_none_or(|f| f.matches(site, n));
+        let unrecorded = action == Action::NoOp
+            && seen.recorded_fingerprint.as_deref() != Some(fingerprint.as_str());
         (
             targeted,
             NodeChange {
                 node: n.name.v.clone(),
-                rack: n.config.rack.as_ref().map(|r| r.v.clone()),
+                rack: spec.rack.clone(),
                 destructive: action == Action::Redeploy,
                 action,
                 reasons,
                 fingerprint,
+                // Kept only where a task, or the record of a deployment, needs it.
+                desired: (action != Action::NoOp || unrecorded).then_some(spec),
+                unrecorded,
             },
         )
     };
@@ -153,23 +161,40 @@ pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeCh
         } else {
             Action::Orphaned
         };
+        let recorded = seen
+            .deployed
+            .as_ref()
+            .map(|snap| desired::recorded(name, snap, seen.recorded_fingerprint.as_deref()));
+        let mut reasons = vec![Reason::Removed];
+        reasons.extend(unfinished(seen));
         out.push(NodeChange {
             node: name.clone(),
-            rack: seen
-                .deployed
-                .as_ref()
-                .and_then(|d| d.get("metadata.rack").cloned()),
+            rack: recorded.as_ref().and_then(|r| r.rack.clone()),
             destructive: action == Action::Destroy,
             action,
-            reasons: vec![Reason::Removed],
+            reasons,
             fingerprint: String::new(),
+            desired: recorded.filter(|_| action == Action::Destroy),
+            unrecorded: false,
         });
     }
     out.sort_by(|a, b| (&a.rack, &a.node).cmp(&(&b.rack, &b.node)));
     (out, untargeted)
 }
 
+/// The journal's unfinished task on the node, as a reason.
+fn unfinished(seen: &ObservedNode) -> Option<Reason> {
+    seen.unfinished.as_ref().map(|u| Reason::Unfinished {
+        task: u.task,
+        step: u.step,
+    })
+}
+
 /// What to do with one node of the design, and why.
+///
+/// The journal's unfinished task wins over the provisioner's status: a machine the provisioner
+/// reports deployed, whose DeployNode never succeeded (it failed at the boot-action report, or
+/// drydock was killed after the deploy), is not done; nor is one whose release was interrupted.
 fn node(seen: &ObservedNode, desired: &Snapshot, fingerprint: &str) -> (Action, Vec<Reason>) {
     let mut reasons = Vec::new();
     if let Some(f) = &seen.last_failure {
@@ -178,6 +203,9 @@ fn node(seen: &ObservedNode, desired: &Snapshot, fingerprint: &str) -> (Action, 
             error: f.error.clone(),
         });
     }
+    reasons.extend(unfinished(seen));
+    let interrupted = seen.unfinished.as_ref().map(|u| u.task);
+    let released = matches!(seen.status, Status::Unknown | Status::New | Status::Ready);
     if seen.status != Status::Deployed {
         reasons.insert(
             0,
@@ -185,14 +213,22 @@ fn node(seen: &ObservedNode, desired: &Snapshot, fingerprint: &str) -> (Action, 
                 status: seen.status,
             },
         );
+        // A release that stopped half-way is finished first.
+        if interrupted == Some(TaskKind::DestroyNode) && !released {
+            return (Action::Redeploy, reasons);
+        }
         return (Action::Deploy, reasons);
     }
-    if seen.deployed_fingerprint.as_deref() == Some(fingerprint) {
-        return (Action::NoOp, Vec::new());
-    }
-    // A provisioner that cannot report fingerprints: the journal's record decides.
-    if seen.deployed_fingerprint.is_none() && seen.deployed.as_ref() == Some(desired) {
-        return (Action::NoOp, Vec::new());
+    let same = seen.deployed_fingerprint.as_deref() == Some(fingerprint)
+        // A provisioner that cannot report fingerprints: the journal's record decides.
+        || (seen.deployed_fingerprint.is_none() && seen.deployed.as_ref() == Some(desired));
+    match interrupted {
+        Some(TaskKind::PrepareNode | TaskKind::DeployNode) if same => {
+            return (Action::Deploy, reasons);
+        }
+        Some(TaskKind::DestroyNode) => return (Action::Redeploy, reasons),
+        _ if same => return (Action::NoOp, Vec::new()),
+        _ => {}
     }
     let Some(before) = &seen.deployed else {
         reasons.push(Reason::UnknownDeployedConfig {
@@ -201,11 +237,13 @@ fn node(seen: &ObservedNode, desired: &Snapshot, fingerprint: &str) -> (Action, 
         return (Action::Redeploy, reasons);
     };
     let changes = fields(before, desired);
-    let rebuild = changes
-        .iter()
-        .any(|c| matches!(c, Reason::Changed { rebuild: true, .. }));
+    let rebuild = interrupted.is_some()
+        || changes
+            .iter()
+            .any(|c| matches!(c, Reason::Changed { rebuild: true, .. }));
+    let no_changes = changes.is_empty();
     reasons.extend(changes);
-    if reasons.is_empty() {
+    if no_changes && interrupted.is_none() {
         // The recorded snapshot matches but the driver reports another fingerprint: the
         // machine was deployed by something else since.
         reasons.push(Reason::UnknownDeployedConfig {

@@ -7,16 +7,18 @@
 //! graph that carries them out. Apply runs only the tasks of the plan: it can never touch what
 //! the plan did not show.
 
+pub mod desired;
 mod diff;
 pub mod graph;
 pub mod render;
-pub use crate::model::snapshot;
+pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::Site;
 use crate::model::filter::NodeFilter;
 use crate::model::observed::{Observed, Status};
+use crate::spec::{NodeSpec, SiteSpec};
 use crate::validate::Valid;
 
 pub use graph::{Step, StepKind, Task, TaskId, TaskKind};
@@ -81,6 +83,10 @@ pub enum Reason {
     /// `oob.type: manual`: drydock does not drive the node's BMC; the operator powers it and
     /// boots it from the network.
     ManualOob,
+    /// An earlier apply started this task on the node and never finished it (it failed, hung,
+    /// or was interrupted). The journal wins over what the provisioner reports: the work is
+    /// resumed.
+    Unfinished { task: TaskKind, step: StepKind },
 }
 
 /// The change to one node.
@@ -94,6 +100,15 @@ pub struct NodeChange {
     pub reasons: Vec<Reason>,
     /// Fingerprint of the node's effective configuration in the design (empty when removed).
     pub fingerprint: String,
+    /// What the node should be (Terraform's "after"), for the tasks that act on it; `None`
+    /// when nothing is to be done. For a removed node: what the journal recorded of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<NodeSpec>,
+    /// The provisioner reports the node deployed with exactly this configuration and the
+    /// journal has no record of it (a crash between the deploy and its record, or a rebuilt
+    /// journal): apply records it, and nothing else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unrecorded: bool,
 }
 
 /// What happens to a site-level object (network, link, image).
@@ -138,6 +153,8 @@ pub struct Plan {
     pub observed_fingerprint: String,
     /// Fingerprint of the site-level configuration.
     pub site_fingerprint: String,
+    /// What the site should be, for PrepareSite.
+    pub desired_site: SiteSpec,
     pub destroy_removed: bool,
     pub targets: Vec<String>,
     pub site_changes: Vec<SiteChange>,
@@ -184,12 +201,17 @@ impl Plan {
     pub fn task(&self, id: &TaskId) -> Option<&Task> {
         self.tasks.iter().find(|t| &t.id == id)
     }
+
+    /// The change planned for a node.
+    pub fn node(&self, name: &str) -> Option<&NodeChange> {
+        self.nodes.iter().find(|n| n.node == name)
+    }
 }
 
 /// Make the plan for a valid site against the observed build model.
 pub fn plan(site: &Valid<Site>, observed: &Observed, options: &Options) -> Plan {
-    let site_snapshot = snapshot::site(site);
-    let site_fingerprint = snapshot::fingerprint(&site_snapshot);
+    let desired_site = desired::site(site);
+    let site_snapshot = crate::spec::flat::site(&desired_site);
     let (nodes, untargeted) = diff::nodes(site, observed, options);
     // Without a record of the site's preparation (a site drydock never applied, or deployed by
     // hand) the site is prepared along with the first node work, not on its own.
@@ -204,13 +226,14 @@ pub fn plan(site: &Valid<Site>, observed: &Observed, options: &Options) -> Plan 
     } else {
         Vec::new()
     };
-    let tasks = graph::tasks(&nodes, &site_changes, &site_fingerprint, observed);
+    let tasks = graph::tasks(&nodes, &site_changes, &desired_site.fingerprint, observed);
     Plan {
         format_version: FORMAT_VERSION,
-        site: site.region().map_or_else(String::new, |r| r.name.v.clone()),
+        site: desired_site.name.clone(),
         design_hash: options.design_hash.clone(),
         observed_fingerprint: observed.fingerprint(),
-        site_fingerprint,
+        site_fingerprint: desired_site.fingerprint.clone(),
+        desired_site,
         destroy_removed: options.destroy_removed,
         targets: options.target_args.clone(),
         site_changes,
@@ -257,7 +280,7 @@ pub fn destroy(
     nodes: &[String],
     design_hash: &str,
 ) -> Result<Plan, String> {
-    let site_fingerprint = snapshot::fingerprint(&snapshot::site(site));
+    let desired_site = desired::site(site);
     let mut changes = Vec::new();
     for name in nodes {
         let Some(seen) = observed.nodes.get(name) else {
@@ -266,28 +289,38 @@ pub fn destroy(
                 observed.source
             ));
         };
+        // The design's description when the node is in it (its BMC's credentials), else what
+        // the journal recorded.
+        let spec = match site.node(name) {
+            Some(n) => desired::node(site, n),
+            None => desired::recorded(
+                name,
+                &seen.deployed.clone().unwrap_or_default(),
+                seen.recorded_fingerprint.as_deref(),
+            ),
+        };
         changes.push(NodeChange {
             node: name.clone(),
-            rack: site
-                .node(name)
-                .and_then(|n| n.config.rack.as_ref())
-                .map(|r| r.v.clone()),
+            rack: spec.rack.clone(),
             action: Action::Destroy,
             destructive: true,
             reasons: vec![Reason::Status {
                 status: seen.status,
             }],
             fingerprint: String::new(),
+            desired: Some(spec),
+            unrecorded: false,
         });
     }
     // Destroys need the site verified, not prepared: `graph::tasks` adds no PrepareSite here.
-    let tasks = graph::tasks(&changes, &[], &site_fingerprint, observed);
+    let tasks = graph::tasks(&changes, &[], &desired_site.fingerprint, observed);
     Ok(Plan {
         format_version: FORMAT_VERSION,
-        site: site.region().map_or_else(String::new, |r| r.name.v.clone()),
+        site: desired_site.name.clone(),
         design_hash: design_hash.to_string(),
         observed_fingerprint: observed.fingerprint(),
-        site_fingerprint,
+        site_fingerprint: desired_site.fingerprint.clone(),
+        desired_site,
         destroy_removed: false,
         targets: nodes.to_vec(),
         site_changes: Vec::new(),

@@ -2,7 +2,7 @@
 //! `-` destroy, grouped by rack, each change with its reasons, destructive changes marked, and
 //! the summary line. Pure string building; colour is the caller's choice.
 
-use crate::plan::{Action, NodeChange, Plan, Reason, SiteAction};
+use crate::plan::{Action, NodeChange, Plan, Reason, SiteAction, TaskKind};
 
 pub struct Style {
     pub color: bool,
@@ -47,6 +47,16 @@ pub fn reason(r: &Reason) -> String {
             None => "deployed with a configuration drydock has no record of".into(),
         },
         Reason::Removed => "no longer in the design".into(),
+        Reason::Unfinished { task, step } => format!(
+            "{} unfinished (step {step}): an earlier apply started it and did not finish; it resumes",
+            match task {
+                TaskKind::PrepareNode => "prepare",
+                TaskKind::DeployNode => "deploy",
+                TaskKind::DestroyNode => "destroy",
+                TaskKind::UpdateNode => "update",
+                other => other.as_str(),
+            }
+        ),
         Reason::ManualOob => "oob type manual: power the node on and boot it from the network by hand; drydock does not drive its BMC".into(),
     }
 }

@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::observed::{Failure, Snapshot};
-use crate::plan::{TaskId, TaskKind};
+use crate::model::observed::{Failure, Snapshot, Unfinished};
+pub use crate::vocab::now_ms;
+use crate::vocab::{StepKind, TaskId, TaskKind};
 
 /// Version of journal records. A record of another version is refused, not misread.
 pub const RECORD_VERSION: u32 = 1;
@@ -84,6 +85,12 @@ pub enum Event {
     },
     /// A node finished deploying with this configuration.
     NodeDeployed {
+        node: String,
+        fingerprint: String,
+        snapshot: Snapshot,
+    },
+    /// A deployed node was updated in place (UpdateNode): it now has this configuration.
+    NodeUpdated {
         node: String,
         fingerprint: String,
         snapshot: Snapshot,
@@ -165,6 +172,18 @@ pub struct NodeRecord {
     pub last_failure: Option<Failure>,
     /// The last task that ran on the node, and its state.
     pub last_task: Option<(TaskKind, TaskState)>,
+    /// A task that changes the machine started and has not succeeded since.
+    pub unfinished: Option<Unfinished>,
+}
+
+/// Whether a task kind changes the machine, so that an unfinished one means the machine may be
+/// anywhere between before and after (VerifyNode only reads; UpdateNode is one idempotent
+/// step whose result the provisioner's fingerprint shows).
+fn changes_machine(kind: TaskKind) -> bool {
+    matches!(
+        kind,
+        TaskKind::PrepareNode | TaskKind::DeployNode | TaskKind::DestroyNode
+    )
 }
 
 /// One task as the journal knows it.
@@ -247,6 +266,7 @@ impl Journal {
                     .get_mut(task)
                     .ok_or_else(|| ReplayError::Unknown(task.clone()))?;
                 t.state = transition(task, Some(t.state), &r.event)?;
+                let tracked = t.node.clone().filter(|_| changes_machine(t.kind));
                 match &r.event {
                     Event::TaskStarted { .. } => {
                         t.started_ms = Some(r.at_ms);
@@ -254,15 +274,28 @@ impl Journal {
                         t.error = None;
                         t.steps.clear();
                         t.attempts += 1;
+                        if let Some(n) = &tracked {
+                            self.nodes.entry(n.clone()).or_default().unfinished =
+                                Some(Unfinished {
+                                    task: t.kind,
+                                    step: t.kind.steps()[0],
+                                });
+                        }
                     }
                     Event::TaskFailed { step, error, .. } => {
                         t.finished_ms = Some(r.at_ms);
                         t.error = Some(error.clone());
                         if let Some(n) = &t.node {
-                            self.nodes.entry(n.clone()).or_default().last_failure = Some(Failure {
+                            let rec = self.nodes.entry(n.clone()).or_default();
+                            rec.last_failure = Some(Failure {
                                 at: format!("{}/{step}", t.kind),
                                 error: error.clone(),
                             });
+                            if let (Some(u), Some(s)) =
+                                (rec.unfinished.as_mut(), StepKind::parse(step))
+                            {
+                                u.step = s;
+                            }
                         }
                     }
                     _ => t.finished_ms = Some(r.at_ms),
@@ -272,8 +305,15 @@ impl Journal {
                 if let (Some(n), false) = (&t.node, t.state == TaskState::Cancelled) {
                     let rec = self.nodes.entry(n.clone()).or_default();
                     rec.last_task = Some((t.kind, t.state));
-                    if t.state == TaskState::Succeeded && t.kind == TaskKind::DeployNode {
+                    // The last task of a chain succeeded: the node is as its design says.
+                    if t.state == TaskState::Succeeded
+                        && matches!(
+                            t.kind,
+                            TaskKind::DeployNode | TaskKind::UpdateNode | TaskKind::DestroyNode
+                        )
+                    {
                         rec.last_failure = None;
+                        rec.unfinished = None;
                     }
                 }
             }
@@ -285,6 +325,18 @@ impl Journal {
             } => {
                 if let Some(t) = self.tasks.get_mut(task) {
                     t.steps.push((step.clone(), *ms, *attempts));
+                    // The step after the one done is where the task stands.
+                    let steps = t.kind.steps();
+                    let next = steps
+                        .iter()
+                        .position(|s| s.as_str() == step)
+                        .and_then(|i| steps.get(i + 1));
+                    if let (Some(n), Some(&next)) = (&t.node, next)
+                        && let Some(u) = self.nodes.get_mut(n).and_then(|r| r.unfinished.as_mut())
+                        && u.task == t.kind
+                    {
+                        u.step = next;
+                    }
                 }
             }
             Event::NodeDeployed {
@@ -296,6 +348,15 @@ impl Journal {
                 rec.fingerprint = Some(fingerprint.clone());
                 rec.snapshot = Some(snapshot.clone());
                 rec.generation += 1;
+            }
+            Event::NodeUpdated {
+                node,
+                fingerprint,
+                snapshot,
+            } => {
+                let rec = self.nodes.entry(node.clone()).or_default();
+                rec.fingerprint = Some(fingerprint.clone());
+                rec.snapshot = Some(snapshot.clone());
             }
             Event::NodeReleased { node } => {
                 let rec = self.nodes.entry(node.clone()).or_default();
@@ -355,13 +416,6 @@ pub trait StateStore: Send + Sync {
     async fn sync(&self) -> Result<(), StoreError>;
     /// Every record, in order.
     fn records(&self) -> Result<Vec<Record>, StoreError>;
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! `rules/`; this module holds the rule interface, the registry and the run. It never stops at
 //! the first finding, and it does no I/O.
 
-pub mod catalog;
 pub mod examples;
 pub mod rules;
 
@@ -11,7 +10,7 @@ use crate::design::Design;
 use crate::diag::{Finding, Severity, consolidate};
 use crate::model::Site;
 
-pub use catalog::Catalog;
+pub use crate::vocab::Catalog;
 
 /// What a rule is: its stable code and name, and the text `drydock explain` prints.
 #[derive(Debug)]

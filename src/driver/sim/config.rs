@@ -85,6 +85,51 @@ impl SimConfig {
         std::time::Duration::from_secs_f64(ms as f64 * self.time_scale.max(0.0) / 1000.0)
     }
 
+    /// Check that every fault names a node of the design (or `site`, for the site's steps)
+    /// and a step the simulator has, so a typo does not silently inject nothing.
+    pub fn check_faults(&self, nodes: &[&str]) -> Result<(), String> {
+        let steps: Vec<&str> = crate::vocab::StepKind::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        for (flag, f) in self
+            .fail
+            .iter()
+            .map(|f| ("fail", f))
+            .chain(self.hang.iter().map(|f| ("hang", f)))
+        {
+            let shown = format!(
+                "{}{}",
+                f.node.as_deref().unwrap_or(""),
+                f.step.as_ref().map_or(String::new(), |s| format!(":{s}"))
+            );
+            if let Some(n) = &f.node
+                && n != "site"
+                && !nodes.contains(&n.as_str())
+            {
+                let mut known: Vec<&str> = nodes.to_vec();
+                known.sort_unstable();
+                let list = if known.len() > 20 {
+                    format!("{}, … ({} nodes)", known[..20].join(", "), known.len())
+                } else {
+                    known.join(", ")
+                };
+                return Err(format!(
+                    "--sim-{flag} {shown}: the design has no node `{n}`; its nodes are {list} (and `site` for the site's steps)"
+                ));
+            }
+            if let Some(st) = &f.step
+                && !steps.contains(&st.as_str())
+            {
+                return Err(format!(
+                    "--sim-{flag} {shown}: the simulator has no step `{st}`; its steps are {}",
+                    steps.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn from_yaml(text: &str) -> Result<SimConfig, String> {
         serde_saphyr::from_str(text).map_err(|e| e.to_string())
     }

@@ -22,9 +22,9 @@ use crate::driver::{
     BootDevice, DriverError, DriverResult, Inventory, Machine, NodeSpec, OobDriver, PowerAction,
     Progress, Provisioner, SiteDriver, SiteSpec,
 };
+use crate::durable::GroupSync;
 use crate::model::observed::{Power, Status};
-use crate::state::now_ms;
-use crate::state::sled_store::GroupSync;
+use crate::vocab::now_ms;
 
 pub struct Simulator {
     config: SimConfig,
@@ -51,8 +51,8 @@ impl Simulator {
     }
 
     /// The images and kernels the simulator offers (rule DD3001).
-    pub fn catalog() -> crate::validate::Catalog {
-        crate::validate::Catalog::simulator()
+    pub fn catalog() -> crate::vocab::Catalog {
+        crate::vocab::Catalog::simulator()
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -85,6 +85,26 @@ impl Simulator {
             )));
         }
         Ok(())
+    }
+
+    /// An injected permanent failure or hang of `step` on `node`, as the answer to give.
+    fn fault(&self, node: &str, step: &str) -> Option<DriverResult<Progress>> {
+        if self.failing(node, step) {
+            let on = if node == "site" {
+                String::new()
+            } else {
+                format!(" on {node}")
+            };
+            return Some(Err(DriverError::Permanent(format!(
+                "{step} failed{on} (injected failure)"
+            ))));
+        }
+        self.hanging(node, step).then(|| {
+            Ok(Progress::Pending {
+                after: Duration::from_secs(1),
+                what: format!("{step} (hung, injected)"),
+            })
+        })
     }
 
     fn failing(&self, node: &str, step: &str) -> bool {
@@ -163,17 +183,8 @@ impl Simulator {
                 needs[0].as_str()
             )));
         }
-        if self.failing(&node.name, step) {
-            return Err(DriverError::Permanent(format!(
-                "{step} failed on {} (injected failure)",
-                node.name
-            )));
-        }
-        if self.hanging(&node.name, step) {
-            return Ok(Progress::Pending {
-                after: Duration::from_secs(1),
-                what: format!("{step} (hung, injected)"),
-            });
+        if let Some(r) = self.fault(&node.name, step) {
+            return r;
         }
         self.pause(step).await;
         self.update(&node.name, |m| m.applied.push(step.to_string()))
@@ -295,6 +306,9 @@ impl Provisioner for Simulator {
                 node.name
             )));
         }
+        if let Some(r) = self.fault(&node.name, "identify") {
+            return r;
+        }
         self.pause("identify").await;
         self.update(&node.name, |m| {
             if m.status == Status::Unknown {
@@ -380,13 +394,32 @@ impl Provisioner for Simulator {
     }
 
     async fn update_metadata(&self, node: &NodeSpec) -> DriverResult<Progress> {
-        self.inject(&node.name, "update_metadata")?;
-        let tags = node.tags.clone();
-        if self.get(&node.name).is_some_and(|m| m.tags == tags) {
+        const STEP: &str = "update_metadata";
+        self.inject(&node.name, STEP)?;
+        let m = self.get_or_unknown(&node.name);
+        let fp = Some(node.fingerprint.as_str());
+        if m.tags == node.tags && m.deployed_fingerprint.as_deref() == fp {
             return Ok(Progress::Done);
         }
-        self.pause("update_metadata").await;
-        self.update(&node.name, |m| m.tags = tags).await?;
+        if m.status != Status::Deployed {
+            return Err(DriverError::Permanent(format!(
+                "{STEP}: machine {} is {}, not Deployed",
+                node.name,
+                m.status.as_str()
+            )));
+        }
+        if let Some(r) = self.fault(&node.name, STEP) {
+            return r;
+        }
+        self.pause(STEP).await;
+        // The machine now reports the configuration it has: the in-place fields are part of
+        // its fingerprint, as MAAS keeps drydock's fingerprint in the machine's owner data.
+        let (tags, fp) = (node.tags.clone(), node.fingerprint.clone());
+        self.update(&node.name, |m| {
+            m.tags = tags;
+            m.deployed_fingerprint = Some(fp);
+        })
+        .await?;
         Ok(Progress::Done)
     }
 
@@ -431,6 +464,9 @@ impl OobDriver for Simulator {
                 node.name
             )));
         }
+        if let Some(r) = self.fault(&node.name, step) {
+            return r;
+        }
         let current = self.get(&node.name).map_or(Power::Off, |m| m.power);
         let target = match action {
             PowerAction::On | PowerAction::Cycle => Power::On,
@@ -459,6 +495,9 @@ impl OobDriver for Simulator {
         if self.get(&node.name).is_some_and(|m| m.boot == want) {
             return Ok(Progress::Done);
         }
+        if let Some(r) = self.fault(&node.name, "set_pxe_boot") {
+            return r;
+        }
         self.update(&node.name, |m| m.boot = want).await?;
         Ok(Progress::Done)
     }
@@ -470,6 +509,10 @@ impl OobDriver for Simulator {
                 "verify_oob: the BMC of {} rejected the credentials (injected failure)",
                 node.name
             )));
+        }
+        if self.hanging(&node.name, "verify_oob") {
+            // A BMC that never answers: the step's timeout ends the wait.
+            std::future::pending::<()>().await;
         }
         Ok(Inventory {
             model: Some("Simulated Server".into()),
@@ -488,6 +531,9 @@ impl OobDriver for Simulator {
 impl SiteDriver for Simulator {
     async fn verify_services(&self) -> DriverResult<Progress> {
         self.inject("site", "verify_services")?;
+        if let Some(r) = self.fault("site", "verify_services") {
+            return r;
+        }
         self.pause("verify_services").await;
         Ok(Progress::Done)
     }
@@ -508,10 +554,8 @@ impl SiteDriver for Simulator {
 impl Simulator {
     async fn prepare(&self, step: &'static str, site: &SiteSpec) -> DriverResult<Progress> {
         self.inject("site", step)?;
-        if self.failing("site", step) {
-            return Err(DriverError::Permanent(format!(
-                "{step} failed (injected failure)"
-            )));
+        if let Some(r) = self.fault("site", step) {
+            return r;
         }
         let key = format!("{step}:{}", site.fingerprint);
         if self.db.site.contains_key(key.as_bytes()).unwrap_or(false) {

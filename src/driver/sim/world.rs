@@ -97,7 +97,7 @@ impl Db {
         let path = state_dir.join("sim");
         let e = |x: &dyn std::fmt::Display| WorldError::Open(path.clone(), x.to_string());
         std::fs::create_dir_all(&path).map_err(|x| e(&x))?;
-        let db = crate::state::sled_store::open_db(&path).map_err(|x| e(&x))?;
+        let db = crate::durable::open_db(&path).map_err(|x| e(&x))?;
         let machines = db.open_tree("machines").map_err(|x| e(&x))?;
         let site = db.open_tree("site").map_err(|x| e(&x))?;
         Ok(Db {

@@ -109,7 +109,11 @@ pub(super) fn check_bmc(
                 "add `account: <BMC user>` to `oob`, in the node or in its host profile".into(),
             ));
         }
-        match given(&oob.credential) {
+        let credential = oob
+            .credential
+            .as_ref()
+            .map(|c| At::new(c.v.expose().unwrap_or_default().to_string(), c.loc));
+        match given(&credential) {
             None => out.push(missing(
                 "credential",
                 "add `credential: env:NAME` (the BMC password in an environment variable) or `credential: file:/path` to `oob`".into(),
