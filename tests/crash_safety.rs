@@ -491,19 +491,6 @@ fn repeated_sigkills_during_resumes_still_converge() {
 }
 
 /// Copy a design directory (files and one level of subdirectories).
-fn copy_design(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-            copy_design(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 /// Regression: a kill after the simulator finished a deployment but before the journal
 /// recorded DeployNode succeeded (with NodeDeployed) leaves the node deployed with no record
 /// of its configuration. The rerun's plan sees the node deployed with the right fingerprint

@@ -92,9 +92,12 @@ impl Scripted {
     async fn answer(&self, node: &str, step: &str) -> DriverResult<Progress> {
         // The journal invariant: this node's current task was recorded started, and synced,
         // before this call.
-        let recs = self.store.records.lock().unwrap().clone();
         let synced = self.store.synced.load(Ordering::SeqCst);
-        let last_started = recs
+        let last_started = self
+            .store
+            .records
+            .lock()
+            .unwrap()
             .iter()
             .rposition(|r| matches!(&r.event, Event::TaskStarted { .. }));
         assert!(
@@ -419,6 +422,72 @@ async fn the_global_concurrency_limit_gives_the_ideal_total_time() {
     assert_eq!(r.outcome, Outcome::Success);
     // Site tasks: 1 + 3 calls = 4 s, then 4 waves of 11 s.
     assert_eq!(t0.elapsed(), Duration::from_secs(4 + 4 * 11));
+}
+
+/// The example base site's networks and profiles with nodes in racks of the given sizes
+/// (`r0`, `r1`, ...), BMCs driven by hand so that hundreds of nodes need no addresses.
+fn site_in_racks(layout: &[usize]) -> drydock::validate::Valid<drydock::model::Site> {
+    let mut docs = String::new();
+    let mut i = 0;
+    for (r, &n) in layout.iter().enumerate() {
+        for _ in 0..n {
+            i += 1;
+            docs.push_str(&format!(
+                "---\nschema: drydock/BaremetalNode/v1\nmetadata: {{schema: metadata/Document/v1, name: m{i:04}}}\ndata:\n  host_profile: base\n  oob: {{type: manual}}\n  metadata: {{rack: r{r}, boot_mac: '52:54:00:01:{:02x}:{:02x}'}}\n  addressing:\n    - {{network: pxe, address: dhcp}}\n",
+                i / 256,
+                i % 256
+            ));
+        }
+    }
+    let d = drydock::design::load_str("site.yaml", &examples::compose(&docs));
+    let r = validate::validate(
+        &d,
+        &validate::Options {
+            catalog: Some(validate::Catalog::simulator()),
+            ..Default::default()
+        },
+    );
+    let errors: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(|f| f.message.clone())
+        .collect();
+    r.into_valid().unwrap_or_else(|_| panic!("{errors:?}"))
+}
+
+/// With the default limits (32 at once, 8 per rack), nodes in racks keep the global limit
+/// busy: the apply takes the ideal number of waves, max(⌈nodes / 32⌉, ⌈largest rack / 8⌉).
+/// Before, a node took a global slot before its rack slot and racks of 40 left most global
+/// slots idle behind one rack.
+#[tokio::test(start_paused = true)]
+async fn racks_never_leave_global_slots_idle_with_the_default_limits() {
+    // 8 racks of 40; an uneven 5, 40, 200 (the big rack decides); the big rack first, then
+    // many small ones.
+    let mut small_last = vec![200];
+    small_last.extend([5; 16]);
+    for layout in [vec![40; 8], vec![5, 40, 200], small_last] {
+        // The base site's n1 and n2 are in rack r1 too.
+        let mut racks = layout.clone();
+        racks[1] += 2;
+        let nodes: usize = racks.iter().sum();
+        let waves = nodes
+            .div_ceil(32)
+            .max(racks.iter().map(|n| n.div_ceil(8)).max().unwrap()) as u64;
+        let store = Arc::new(MemStore::default());
+        let mut d = Scripted::new(store.clone());
+        d.work = Duration::from_secs(1);
+        let d = Arc::new(d);
+        let t0 = Instant::now();
+        let (_, r) = apply(&site_in_racks(&layout), d, store, Settings::default()).await;
+        assert_eq!(r.outcome, Outcome::Success, "{layout:?}");
+        // Site tasks 4 s; a node's chain 11 s (VerifyNode 2 calls, PrepareNode 4, DeployNode 5).
+        assert_eq!(
+            t0.elapsed(),
+            Duration::from_secs(4 + waves * 11),
+            "{layout:?}: {waves} waves"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

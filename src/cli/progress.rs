@@ -1,6 +1,7 @@
 //! Live progress of an apply and its final summary. `fancy`: an overall bar with elapsed time
 //! and ETA, and one line per active node with its current step (indicatif). `plain`: one log
-//! line per event, for CI logs and pipes. `none`: nothing until the summary.
+//! line per event (task started, step, retry, task finished, node finished), for CI logs and
+//! pipes. `none`: nothing until the summary.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -32,7 +33,7 @@ pub async fn show(mut rx: mpsc::UnboundedReceiver<Event>, mode: ProgressMode, to
                 let t = start.elapsed().as_secs_f64();
                 let line = match &e {
                     Event::TaskStarted { node, task } => format!("{}: {task} started", who(node)),
-                    Event::Step { .. } => continue,
+                    Event::Step { node, task, step } => format!("{}: {task}/{step}", who(node)),
                     Event::Retry {
                         node,
                         step,

@@ -1,11 +1,15 @@
-//! Scheduling: which node chain runs next. Every runnable node whose rack has room starts, in
-//! plan order (racks, then names), as long as the global limit allows, so the global limit is
-//! the only cause of idle capacity: a node waiting for its rack never holds a global slot.
+//! Scheduling: which node chain runs next. A node starts whenever the global limit allows and
+//! its rack has room: a node waiting for its rack never holds a global slot, so the global
+//! limit is the only cause of idle capacity. Among the racks with room, the one with the most
+//! nodes still waiting goes first (ties: plan order), which keeps the largest rack busy from the
+//! start — for nodes of equal duration this reaches the ideal, max(⌈nodes / global⌉,
+//! ⌈largest rack / per rack⌉) waves. The order is stable: the same plan starts the same way.
 //!
 //! Racks are indexed once; each rack keeps a queue of its waiting nodes, and the racks that
-//! have room and a waiting node sit in an ordered set keyed by the plan position of their
-//! first waiting node, so choosing the next node is O(log racks).
+//! have room and a waiting node sit in an ordered set keyed by (nodes waiting, plan position of
+//! the first), so choosing the next node is O(log racks).
 
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -28,8 +32,9 @@ pub(super) struct Queue {
     /// Per rack: the positions of its waiting jobs, in order.
     waiting: Vec<VecDeque<usize>>,
     running: Vec<usize>,
-    /// `(position of the first waiting job, rack)` for racks with room and a waiting job.
-    ready: BTreeSet<(usize, usize)>,
+    /// `(jobs waiting, position of the first waiting job, rack)` for racks with room and a
+    /// waiting job; the most waiting first.
+    ready: BTreeSet<(Reverse<usize>, usize, usize)>,
     total_running: usize,
     global: usize,
     per_rack: usize,
@@ -46,7 +51,7 @@ impl Queue {
         let ready = waiting
             .iter()
             .enumerate()
-            .filter_map(|(r, q)| q.front().map(|&i| (i, r)))
+            .filter_map(|(r, q)| q.front().map(|&i| (Reverse(q.len()), i, r)))
             .collect();
         Queue {
             waiting,
@@ -63,7 +68,7 @@ impl Queue {
         if self.total_running >= self.global {
             return None;
         }
-        let (i, r) = self.ready.pop_first()?;
+        let (_, i, r) = self.ready.pop_first()?;
         self.waiting[r].pop_front();
         self.running[r] += 1;
         self.total_running += 1;
@@ -73,9 +78,12 @@ impl Queue {
 
     /// A job of rack `r` finished.
     pub fn finished(&mut self, r: usize) {
+        let had_room = self.running[r] < self.per_rack;
         self.running[r] -= 1;
         self.total_running -= 1;
-        self.offer(r);
+        if !had_room {
+            self.offer(r);
+        }
     }
 
     /// Every job still waiting, emptying the queue.
@@ -86,11 +94,14 @@ impl Queue {
         all
     }
 
+    /// Put rack `r` among the ready ones if it has room and a waiting job (it is not there:
+    /// `next` took it out, or it was full).
     fn offer(&mut self, r: usize) {
         if let Some(&front) = self.waiting[r].front()
             && self.running[r] < self.per_rack
         {
-            self.ready.insert((front, r));
+            self.ready
+                .insert((Reverse(self.waiting[r].len()), front, r));
         }
     }
 }
@@ -252,6 +263,18 @@ mod tests {
             })
             .collect();
         assert_eq!(waves(&racks, 32, 8), 25);
+    }
+
+    #[test]
+    fn the_largest_rack_is_kept_busy() {
+        // Three racks of 10, 4 at once, 2 per rack: ⌈30 / 4⌉ = 8 waves. Plan order alone would
+        // finish the first two racks and then run the third at 2 at a time (10 waves).
+        let racks: Vec<usize> = (0..30).map(|i| i / 10).collect();
+        assert_eq!(waves(&racks, 4, 2), 8);
+        // A big rack last in plan order still starts at once.
+        let mut racks: Vec<usize> = (0..12).map(|i| i / 3).collect();
+        racks.extend(std::iter::repeat_n(4, 40));
+        assert_eq!(waves(&racks, 16, 4), 10);
     }
 
     #[test]

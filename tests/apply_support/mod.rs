@@ -7,8 +7,11 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use drydock::driver::sim::World;
 use drydock::plan::TaskId;
@@ -36,18 +39,53 @@ pub fn drydock() -> Command {
 
 /// `drydock apply designs/demo --auto-approve --state STATE --progress plain <args>`.
 pub fn apply_cmd(state: &Path, args: &[&str]) -> Command {
+    apply_design_cmd(&root().join("designs/demo"), state, args)
+}
+
+/// `drydock apply DESIGN --auto-approve --state STATE --progress plain <args>`.
+pub fn apply_design_cmd(design: &Path, state: &Path, args: &[&str]) -> Command {
     let mut c = drydock();
-    c.args([
-        "apply",
-        "designs/demo",
-        "--auto-approve",
-        "--progress",
-        "plain",
-    ])
-    .arg("--state")
-    .arg(state)
-    .args(args);
+    c.arg("apply")
+        .arg(design)
+        .args(["--auto-approve", "--progress", "plain"])
+        .arg("--state")
+        .arg(state)
+        .args(args);
     c
+}
+
+/// `drydock plan DESIGN --state STATE --detailed-exitcode <args>`.
+pub fn plan_design(design: &Path, state: &Path, args: &[&str]) -> Run {
+    let mut c = drydock();
+    c.arg("plan")
+        .arg(design)
+        .arg("--detailed-exitcode")
+        .arg("--state")
+        .arg(state)
+        .args(args);
+    run(c)
+}
+
+/// A copy of a design directory (tests edit the copy).
+pub fn copy_design(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_design(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Replace `from` by `to` in a file of a design copy (exactly once).
+pub fn edit(design: &Path, file: &str, from: &str, to: &str) {
+    let p = design.join(file);
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert_eq!(text.matches(from).count(), 1, "`{from}` once in {file}");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
 }
 
 /// Exit code, standard output and standard error of a finished command.
@@ -88,6 +126,98 @@ pub fn spawn_apply(state: &Path, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("drydock starts")
+}
+
+/// A running apply whose plain progress lines (standard error) are read as they come, so a
+/// test can act when the apply reaches a point (an event), not after a fixed time.
+pub struct Watched {
+    pub child: Child,
+    rx: mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    pub lines: Vec<String>,
+}
+
+impl Watched {
+    pub fn start(state: &Path, args: &[&str]) -> Watched {
+        Watched::spawn(apply_cmd(state, args))
+    }
+
+    /// Start any command with its standard error piped.
+    pub fn spawn(mut c: Command) -> Watched {
+        let mut child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("drydock starts");
+        let stderr = child.stderr.take().expect("piped standard error");
+        let mut stdout = child.stdout.take().expect("piped standard output");
+        // Read standard output as it comes too, so a full pipe never blocks the child.
+        let stdout = std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+            out
+        });
+        let (tx, rx) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watched {
+            child,
+            rx,
+            reader: Some(reader),
+            stdout: Some(stdout),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Wait for a line that satisfies `pred`; false if the child's output ended first. `limit`
+    /// only guards against a hung child (a test that hits it fails), it is not a timing.
+    pub fn wait_for(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = pred(&l);
+                    self.lines.push(l);
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Send a signal (`libc::SIGKILL`, `SIGTERM`, ...).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Wait for the child to exit; its exit status, standard output and every stderr line.
+    pub fn finish(mut self) -> (ExitStatus, String, Vec<String>) {
+        let status = self.child.wait().expect("the child is reaped");
+        let out = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.lines.extend(self.rx.try_iter());
+        (status, out, self.lines)
+    }
 }
 
 /// Every journal record. The state directory must not be open in another process.
