@@ -50,15 +50,18 @@ struct Args {
     nodes: u64,
     out: PathBuf,
     rack_size: u64,
+    /// Nodes per rack, in rack order (from `--rack-layout`, or `--racks-size` repeated).
+    layout: Vec<u64>,
     seed: u64,
 }
 
-const USAGE: &str = "usage: generate_site --nodes N --out DIR [--racks-size 40] [--seed S]";
+const USAGE: &str = "usage: generate_site --nodes N --out DIR [--racks-size 40 | --rack-layout 5,40,200] [--seed S]";
 
 fn parse_args() -> Result<Args, String> {
     let mut nodes = None;
     let mut out = None;
     let mut rack_size = 40;
+    let mut layout: Option<Vec<u64>> = None;
     let mut seed = 0;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -85,10 +88,28 @@ fn parse_args() -> Result<Args, String> {
             "--out" => out = Some(PathBuf::from(value()?)),
             "--racks-size" | "--rack-size" => rack_size = number(value()?, &flag)?,
             "--seed" => seed = number(value()?, &flag)?,
+            "--rack-layout" => {
+                layout = Some(
+                    value()?
+                        .split(',')
+                        .map(|v| number(v.trim().to_string(), &flag))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
-    let nodes = nodes.ok_or("--nodes is required")?;
+    // A layout gives the node count; --nodes, if also given, must agree.
+    let nodes = match (&layout, nodes) {
+        (Some(l), Some(n)) if l.iter().sum::<u64>() != n => {
+            return Err(format!(
+                "--rack-layout adds up to {} nodes, --nodes says {n}",
+                l.iter().sum::<u64>()
+            ));
+        }
+        (Some(l), _) => l.iter().sum(),
+        (None, n) => n.ok_or("--nodes is required")?,
+    };
     let out = out.ok_or("--out is required")?;
     if nodes == 0 || nodes > MAX_NODES {
         return Err(format!("--nodes must be in 1..={MAX_NODES}"));
@@ -99,10 +120,20 @@ fn parse_args() -> Result<Args, String> {
     if nodes.div_ceil(rack_size) > 100_000 {
         return Err("at most 100000 racks: raise --racks-size".into());
     }
+    let layout = match layout {
+        Some(l) if l.iter().any(|&n| n == 0 || n > 999) => {
+            return Err("--rack-layout: every rack holds 1..=999 nodes".into());
+        }
+        Some(l) => l,
+        None => (0..nodes.div_ceil(rack_size))
+            .map(|r| rack_size.min(nodes - r * rack_size))
+            .collect(),
+    };
     Ok(Args {
         nodes,
         out,
         rack_size,
+        layout,
         seed,
     })
 }
@@ -218,6 +249,8 @@ fn role(j: u64) -> &'static str {
 struct Site {
     args: Args,
     racks: u64,
+    /// Index of each rack's first node.
+    starts: Vec<u64>,
     rack_width: usize,
     node_width: usize,
     oob: Plan,
@@ -230,16 +263,30 @@ struct Site {
 impl Site {
     fn new(args: Args) -> Site {
         let n = u32::try_from(args.nodes).expect("checked by parse_args");
-        let racks = args.nodes.div_ceil(args.rack_size);
+        let racks = args.layout.len() as u64;
         let gateways = u32::try_from(racks).expect("checked by parse_args");
         // pxe hands out addresses to machines while they commission: a larger dhcp range.
         let pxe_dhcp = (n / 4).next_multiple_of(64).max(64);
         let block = Plan::block_for(n, pxe_dhcp).max(Plan::block_for(n, 64));
         let private = |k: u32| Ip::new(10, 0, 0, 0).add(k * block);
         let public_block = Plan::block_for(gateways, 64);
+        let starts = args
+            .layout
+            .iter()
+            .scan(0, |acc, &n| {
+                let s = *acc;
+                *acc += n;
+                Some(s)
+            })
+            .collect();
         Site {
+            starts,
             rack_width: racks.to_string().len().max(3),
-            node_width: args.rack_size.to_string().len().max(2),
+            node_width: args
+                .layout
+                .iter()
+                .max()
+                .map_or(2, |m| m.to_string().len().max(2)),
             oob: Plan::new(private(0), block, n, 64),
             pxe: Plan::new(private(1), block, n, pxe_dhcp),
             mgmt: Plan::new(private(2), block, n, 64),
@@ -256,11 +303,22 @@ impl Site {
 
     fn header(&self, y: &mut String, what: &str) {
         let a = &self.args;
+        let racks = if a.layout.iter().all(|&n| n == a.rack_size)
+            || a.layout.len() as u64 == a.nodes.div_ceil(a.rack_size)
+                && a.layout[..a.layout.len() - 1]
+                    .iter()
+                    .all(|&n| n == a.rack_size)
+        {
+            format!("--racks-size {}", a.rack_size)
+        } else {
+            let l: Vec<String> = a.layout.iter().map(u64::to_string).collect();
+            format!("--rack-layout {}", l.join(","))
+        };
         let _ = writeln!(
             y,
             "# {what}\n# Generated by `cargo run --example generate_site -- --nodes {} \
-             --racks-size {} --seed {}`: do not edit.",
-            a.nodes, a.rack_size, a.seed
+             {racks} --seed {}`: do not edit.",
+            a.nodes, a.seed
         );
     }
 
@@ -545,8 +603,8 @@ impl Site {
     fn rack_nodes(&self, r: u64, y: &mut String) {
         let rack = self.rack_name(r);
         let _ = writeln!(y, "# Rack {rack}.");
-        let first = r * self.args.rack_size;
-        let last = (first + self.args.rack_size).min(self.args.nodes);
+        let first = self.starts[r as usize];
+        let last = first + self.args.layout[r as usize];
         let seed = self.args.seed;
         for i in first..last {
             let j = i - first + 1;

@@ -2,6 +2,7 @@
 //! TLS and basic auth, OpenIPMI's ipmi_sim), and `drydock apply` end to end with the simulator
 //! as provisioner and those BMCs as the nodes' BMCs.
 
+mod apply_support;
 mod peers_support;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -404,23 +405,18 @@ fn a_bmc_that_dies_mid_apply_fails_its_node_and_the_rerun_resumes() {
     let d = tempfile::tempdir().unwrap();
     lab_design(d.path(), &s, &b1, &b2);
     let state = d.path().join("state");
-    // Kill the Redfish BMC while the apply runs (its nodes are mid-PrepareNode: the power
-    // change takes a second).
-    let child = apply_cmd(d.path(), &state, "0.002", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    s.kill();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Kill the Redfish BMC while the apply runs: when a Redfish node starts its power cycle
+    // (the power change takes the emulator a second), as the plain progress says.
+    let mut w = apply_support::Watched::spawn(apply_cmd(d.path(), &state, "0.002", "1"));
+    assert!(
+        w.wait_for(Duration::from_secs(120), |l| l
+            .ends_with("node-01: PrepareNode/power_cycle")),
+        "node-01 reached its power cycle: {:?}",
+        w.lines
     );
+    s.kill();
+    let (status, text, lines) = w.finish();
+    assert_eq!(status.code(), Some(1), "{status:?} {text}{lines:?}");
     assert!(
         text.contains("FAILED") && text.contains("cannot be reached"),
         "{text}"

@@ -291,3 +291,20 @@ data:
         assert!(out.status.code() == Some(1), "{format}");
     }
 }
+
+/// A reader that goes away (`drydock rules | head -1`) ends drydock quietly: no panic, no
+/// error, exit 0 — with SIGPIPE ignored, as it must be for sockets to dead BMCs.
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args(["rules"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -337,11 +337,8 @@ async fn a_short_operation_cancelled_half_way_is_done_once_when_called_again() {
     // The executor abandons the call half-way (Ctrl-C, a timeout), then drydock dies.
     let cut = tokio::time::timeout(Duration::from_millis(20), sim.apply_networking(&n)).await;
     assert!(cut.is_err(), "the call was cut short");
-    assert!(
-        !machine(&sim, "node-a01")
-            .applied
-            .contains(&"apply_networking".to_string())
-    );
+    // Its effect may have landed before the answer (as on a real machine) or not: either way
+    // the next call finds the step done or does it, once.
     drop(sim);
 
     let sim = open(d.path(), config);

@@ -269,7 +269,7 @@ fn execute_plan(
 ) -> CliResult {
     let color = pa.color.enabled();
     let plan = &planned.plan;
-    print!("{}", render::human(plan, &render::Style { color }));
+    out!("{}", render::human(plan, &render::Style { color }));
     // Facts the world proves and the journal missed (a crash between a deploy's "done" and its
     // record) are recorded first, even when there is nothing else to do: they change nothing
     // in the world, only what drydock remembers of it.
@@ -383,7 +383,7 @@ fn execute_plan(
             "nothing recorded was lost; run apply again to resume once the cause is fixed",
         )
     })?;
-    print!("{}", progress::summary(&result, color));
+    out!("{}", progress::summary(&result, color));
     Ok(match result.outcome {
         Outcome::Success => exit::OK,
         Outcome::Cancelled => exit::CANCELLED,

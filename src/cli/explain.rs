@@ -19,7 +19,7 @@ pub fn run(a: Args) -> CliResult {
             "`drydock rules` lists the rule codes",
         ));
     };
-    print!("{}", text(r.info()));
+    out!("{}", text(r.info()));
     Ok(crate::cli::exit::OK)
 }
 

@@ -2,6 +2,24 @@
 //! parses, calls into the library, renders, and returns an exit code. Only this module knows
 //! about terminals and exit codes.
 
+/// Print to standard output, ignoring a reader that went away (`drydock tasks | head`): the
+/// command goes on and ends normally. drydock keeps SIGPIPE ignored (Rust's default), because a
+/// BMC or provisioner that closes its socket must not kill an apply.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `out!` with a newline.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 mod apply;
 pub mod error;
 mod explain;
@@ -119,13 +137,6 @@ impl ColorChoice {
 
 /// Run the command line; the binary's `main` is only this.
 pub fn main() -> ExitCode {
-    // Like other Unix tools, end quietly when the reader of our output goes away
-    // (`drydock tasks | head`) instead of failing to print.
-    // SAFETY: called once at start-up, before any thread exists; restoring a default handler.
-    #[cfg(unix)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

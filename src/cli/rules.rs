@@ -10,7 +10,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> crate::cli::CliResult {
-    print!("{}", table(a.markdown));
+    out!("{}", table(a.markdown));
     Ok(crate::cli::exit::OK)
 }
 

@@ -48,7 +48,7 @@ pub fn status(a: StatusArgs) -> CliResult {
     }
     names.sort();
     let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
-    println!(
+    outln!(
         "{:<width$}  {:<22}  {:<7}  {:<24}  LAST ERROR",
         "NODE", "STATE", "POWER", "LAST TASK"
     );
@@ -69,7 +69,7 @@ pub fn status(a: StatusArgs) -> CliResult {
         } else {
             " (not in design)"
         };
-        println!(
+        outln!(
             "{:<width$}  {:<22}  {:<7}  {:<24}  {err}{in_design}",
             name,
             o.status.as_str(),
@@ -81,7 +81,7 @@ pub fn status(a: StatusArgs) -> CliResult {
         let how = outcome.map_or("did not finish (interrupted)".to_string(), |o| {
             format!("{o:?}").to_lowercase()
         });
-        println!(
+        outln!(
             "\nLast apply: run {run}, {how}. Completed applies: {}.",
             s.journal.epoch
         );
@@ -104,7 +104,7 @@ pub fn tasks(a: TasksArgs) -> CliResult {
                 "give more of the id; `drydock tasks --state DIR` lists them",
             ));
         };
-        println!(
+        outln!(
             "task      {}\nkind      {}\nnode      {}\nstate     {:?}\nrun       {}\nattempts  {}",
             t.id,
             t.kind,
@@ -114,23 +114,23 @@ pub fn tasks(a: TasksArgs) -> CliResult {
             t.attempts
         );
         if let Some(st) = t.started_ms {
-            println!("started   {}", format_time(st));
+            outln!("started   {}", format_time(st));
         }
         if let (Some(st), Some(f)) = (t.started_ms, t.finished_ms) {
-            println!("took      {:.3}s", (f.saturating_sub(st)) as f64 / 1000.0);
+            outln!("took      {:.3}s", (f.saturating_sub(st)) as f64 / 1000.0);
         }
         if let Some(e) = &t.error {
-            println!("error     {e}");
+            outln!("error     {e}");
         }
         for (step, ms, calls) in &t.steps {
-            println!(
+            outln!(
                 "  {step:<22} {:>9.3}s  {calls} call(s)",
                 *ms as f64 / 1000.0
             );
         }
         return Ok(exit::OK);
     }
-    println!(
+    outln!(
         "{:<16}  {:<12}  {:<16}  {:<10}  {:>9}  ERROR",
         "ID", "KIND", "NODE", "STATE", "SECONDS"
     );
@@ -139,7 +139,7 @@ pub fn tasks(a: TasksArgs) -> CliResult {
             (Some(a), Some(b)) => format!("{:.3}", b.saturating_sub(a) as f64 / 1000.0),
             _ => "-".into(),
         };
-        println!(
+        outln!(
             "{:<16}  {:<12}  {:<16}  {:<10}  {:>9}  {}",
             &t.id.0[..16.min(t.id.0.len())],
             t.kind.as_str(),
@@ -154,8 +154,8 @@ pub fn tasks(a: TasksArgs) -> CliResult {
 
 pub fn force_unlock(a: UnlockArgs) -> CliResult {
     match crate::state::lock::force_unlock(&a.state) {
-        Ok(Some(h)) => println!("Removed the site lock held by {h}."),
-        Ok(None) => println!("There was no site lock in {}.", a.state.display()),
+        Ok(Some(h)) => outln!("Removed the site lock held by {h}."),
+        Ok(None) => outln!("There was no site lock in {}.", a.state.display()),
         Err(e) => return Err(CliError::new(e, "check the state directory's permissions")),
     }
     Ok(exit::OK)

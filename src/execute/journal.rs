@@ -74,21 +74,29 @@ impl Inner {
 
     /// Run one task: recorded started (durably) before the first driver call, recorded
     /// finished (durably) before anything that depends on it.
+    ///
+    /// `started`: the previous task of the chain already recorded this one started. `next`:
+    /// the chain's next task; on success it is recorded started in the same sync as this
+    /// task's success (one disk sync between two tasks, not two), and `Ok(Ok(true))` says so.
     pub(super) async fn run_task(
         &self,
         task: &Task,
         node: Option<&NodeSpec>,
-    ) -> Result<Result<(), TaskEnd>, StoreError> {
+        started: bool,
+        next: Option<&Task>,
+    ) -> Result<Result<bool, TaskEnd>, StoreError> {
         let id = || task.id.clone();
-        if self.cancelled() {
-            self.journal.record(Rec::TaskCancelled { task: id() })?;
+        if !started {
+            if self.cancelled() {
+                self.journal.record(Rec::TaskCancelled { task: id() })?;
+                self.journal.sync().await?;
+                return Ok(Err(TaskEnd::Cancelled {
+                    step: task.kind.steps()[0],
+                }));
+            }
+            self.journal.record(Rec::TaskStarted { task: id() })?;
             self.journal.sync().await?;
-            return Ok(Err(TaskEnd::Cancelled {
-                step: task.kind.steps()[0],
-            }));
         }
-        self.journal.record(Rec::TaskStarted { task: id() })?;
-        self.journal.sync().await?;
         self.tasks_run.fetch_add(1, Ordering::Relaxed);
         let name = node.map(|n| n.name.clone());
         self.emit(Event::TaskStarted {
@@ -173,12 +181,16 @@ impl Inner {
         };
         self.journal
             .record(Rec::TaskSucceeded { task: id(), output })?;
+        let next = next.filter(|_| !self.cancelled());
+        if let Some(n) = next {
+            self.journal.record(Rec::TaskStarted { task: n.id.clone() })?;
+        }
         self.journal.sync().await?;
         self.emit(Event::TaskFinished {
             node: name,
             task: task.kind,
             ok: true,
         });
-        Ok(Ok(()))
+        Ok(Ok(next.is_some()))
     }
 }

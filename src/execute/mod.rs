@@ -375,8 +375,8 @@ pub async fn run(apply: Apply<'_>) -> Result<ApplyResult, ExecuteError> {
         if journal.succeeded(&t.id) {
             continue;
         }
-        match inner.run_task(t, None).await? {
-            Ok(()) => {}
+        match inner.run_task(t, None, false, None).await? {
+            Ok(_) => {}
             Err(TaskEnd::Failed { step, error }) => {
                 site_error = Some(format!("{}/{step}: {error}", t.kind));
                 break;

@@ -193,9 +193,14 @@ async fn node_job(
         );
         return inner.not_started(job, why).await;
     };
+    let mut started = false;
     for (i, t) in job.pending.iter().enumerate() {
-        let end = match inner.run_task(t, Some(&spec)).await? {
-            Ok(()) => continue,
+        let next = job.pending.get(i + 1);
+        let end = match inner.run_task(t, Some(&spec), started, next).await? {
+            Ok(next_started) => {
+                started = next_started;
+                continue;
+            }
             Err(end) => end,
         };
         inner.journal.cancel_all(&job.pending[i + 1..]).await?;

@@ -163,6 +163,18 @@ impl Simulator {
         }
     }
 
+    /// A short operation whose effect is `write`: it takes the step's latency, and its effect
+    /// is made durable within that time (a crash before the answer leaves it done or not,
+    /// and asking again finds it done), so the disk sync is not added to the latency.
+    async fn timed<T>(
+        &self,
+        step: &str,
+        write: impl std::future::Future<Output = DriverResult<T>>,
+    ) -> DriverResult<T> {
+        let (_, r) = tokio::join!(self.pause(step), write);
+        r
+    }
+
     /// A short step: after its latency, mark it applied (once).
     async fn short(
         &self,
@@ -186,9 +198,11 @@ impl Simulator {
         if let Some(r) = self.fault(&node.name, step) {
             return r;
         }
-        self.pause(step).await;
-        self.update(&node.name, |m| m.applied.push(step.to_string()))
-            .await?;
+        self.timed(
+            step,
+            self.update(&node.name, |m| m.applied.push(step.to_string())),
+        )
+        .await?;
         Ok(Progress::Done)
     }
 
@@ -251,6 +265,8 @@ impl Simulator {
                     m.busy = Some((step.to_string(), until));
                 })
                 .await?;
+                // The operation started at `now`: the time the write took is part of it.
+                let latency = Duration::from_millis(until.saturating_sub(now_ms()));
                 if latency.is_zero() {
                     self.update(&node.name, |m| {
                         m.busy = None;
@@ -309,12 +325,14 @@ impl Provisioner for Simulator {
         if let Some(r) = self.fault(&node.name, "identify") {
             return r;
         }
-        self.pause("identify").await;
-        self.update(&node.name, |m| {
-            if m.status == Status::Unknown {
-                m.status = Status::New;
-            }
-        })
+        self.timed(
+            "identify",
+            self.update(&node.name, |m| {
+                if m.status == Status::Unknown {
+                    m.status = Status::New;
+                }
+            }),
+        )
         .await?;
         Ok(Progress::Done)
     }
@@ -411,14 +429,16 @@ impl Provisioner for Simulator {
         if let Some(r) = self.fault(&node.name, STEP) {
             return r;
         }
-        self.pause(STEP).await;
         // The machine now reports the configuration it has: the in-place fields are part of
         // its fingerprint, as MAAS keeps drydock's fingerprint in the machine's owner data.
         let (tags, fp) = (node.tags.clone(), node.fingerprint.clone());
-        self.update(&node.name, |m| {
-            m.tags = tags;
-            m.deployed_fingerprint = Some(fp);
-        })
+        self.timed(
+            STEP,
+            self.update(&node.name, |m| {
+                m.tags = tags;
+                m.deployed_fingerprint = Some(fp);
+            }),
+        )
         .await?;
         Ok(Progress::Done)
     }
@@ -475,13 +495,15 @@ impl OobDriver for Simulator {
         if action != PowerAction::Cycle && current == target {
             return Ok(Progress::Done);
         }
-        self.pause(step).await;
-        self.update(&node.name, |m| {
-            m.power = target;
-            if action == PowerAction::Cycle {
-                m.power_cycles += 1;
-            }
-        })
+        self.timed(
+            step,
+            self.update(&node.name, |m| {
+                m.power = target;
+                if action == PowerAction::Cycle {
+                    m.power_cycles += 1;
+                }
+            }),
+        )
         .await?;
         Ok(Progress::Done)
     }
@@ -561,12 +583,14 @@ impl Simulator {
         if self.db.site.contains_key(key.as_bytes()).unwrap_or(false) {
             return Ok(Progress::Done);
         }
-        self.pause(step).await;
         self.db
             .site
             .insert(key.as_bytes(), &[])
             .map_err(|e| DriverError::Transient(e.to_string()))?;
-        self.sync.sync().await.map_err(DriverError::Transient)?;
+        self.timed(step, async {
+            self.sync.sync().await.map_err(DriverError::Transient)
+        })
+        .await?;
         Ok(Progress::Done)
     }
 }
