@@ -81,6 +81,21 @@ fn converges_under_transient_errors(seed: &str) {
         .filter(|l| l.contains(": retry ") && l.contains("simulated transient error"))
         .count();
     assert!(retry_lines > 0, "seed {seed}: retries are reported: {r}");
+    // Each retry is reported once on stderr: one progress line per (node, step, attempt), and
+    // no log line repeating it.
+    let mut seen = std::collections::HashSet::new();
+    for l in r.stderr.lines().filter(|l| l.contains(": retry ")) {
+        let key = l.split_once("] ").map_or(l, |(_, rest)| rest);
+        let key = key.split(" after: ").next().unwrap_or(key).to_string();
+        assert!(
+            seen.insert(key.clone()),
+            "seed {seed}: `{key}` reported twice: {r}"
+        );
+    }
+    assert!(
+        !r.stderr.contains("transient error, retrying"),
+        "seed {seed}: the log repeats the retries: {r}"
+    );
     assert_converged(state);
 
     // `drydock tasks ID` shows the retries as more than one call of a step that never

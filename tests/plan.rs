@@ -779,6 +779,18 @@ fn a_changed_literal_credential_is_redacted_everywhere() {
     let recorded = snapshot::node(&new, node(&new, "node-c01"));
     assert!(recorded.values().all(|v| !v.contains(NEW_SECRET)));
     insta::assert_snapshot!("g-credential-changed-human", text);
+    // A saved plan withholds the literal; applying it puts the design's back for the driver.
+    let mut saved: Plan = serde_json::from_str(&json(&p)).unwrap();
+    let withheld = |p: &Plan| {
+        change(p, "node-c01")
+            .desired
+            .as_ref()
+            .and_then(|d| d.oob.credential.clone())
+            .unwrap()
+    };
+    assert!(withheld(&saved).is_withheld());
+    plan::desired::restore_secrets(&mut saved, &new);
+    assert_eq!(withheld(&saved).expose(), Some(NEW_SECRET));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1368,4 +1380,123 @@ fn check_fresh_survives_a_save_and_read() {
     .unwrap();
     let back = SavedPlan::read(&file).unwrap();
     assert_eq!(back.plan.check_fresh(DESIGN_HASH, &observed), Ok(()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The desired state drivers receive, typed and resolved, computed by the plan.
+
+#[test]
+fn the_plan_carries_each_nodes_typed_desired_state() {
+    use drydock::spec::{AddressMethod, SizeAmount};
+    let p = plan_demo(&nothing());
+    let spec = change(&p, "node-a01")
+        .desired
+        .as_ref()
+        .expect("a node to deploy has its desired state");
+    assert_eq!(spec.fqdn, "node-a01.demo.example.net");
+    assert_eq!(spec.fingerprint, change(&p, "node-a01").fingerprint);
+    // Interfaces: slaves resolved through the hardware profile's aliases, the boot MAC on the
+    // PXE interface, the link's bond, MTU and the networks' VLAN tags.
+    let pxe = spec.interfaces.iter().find(|i| i.name == "pxe").unwrap();
+    assert_eq!(pxe.slaves[0].name, "eno1");
+    assert_eq!(pxe.slaves[0].address, None);
+    assert_eq!(pxe.slaves[0].mac.as_deref(), Some("b0:26:28:4e:1a:10"));
+    assert_eq!(spec.pxe_network.as_deref(), Some("pxe"));
+    let bond = spec.interfaces.iter().find(|i| i.name == "bond0").unwrap();
+    let addrs: Vec<_> = bond.slaves.iter().map(|s| s.address.as_deref()).collect();
+    assert_eq!(addrs, [Some("0000:3b:00.0"), Some("0000:3b:00.1")]);
+    assert_eq!(bond.mtu, 9000);
+    assert_eq!(bond.bond.as_ref().unwrap().mode, "802.3ad");
+    let vlans: Vec<_> = bond
+        .networks
+        .iter()
+        .map(|n| (n.network.as_str(), n.vlan))
+        .collect();
+    assert!(vlans.contains(&("mgmt", Some(102))), "{vlans:?}");
+    // Addresses with the network's CIDR, default route and DNS.
+    let mgmt = spec.addresses.iter().find(|a| a.network == "mgmt").unwrap();
+    assert_eq!(
+        mgmt.method,
+        AddressMethod::Static("10.22.102.11".parse().unwrap())
+    );
+    assert_eq!(mgmt.cidr.as_deref(), Some("10.22.102.0/24"));
+    assert_eq!(mgmt.gateway, Some("10.22.102.1".parse().unwrap()));
+    assert!(mgmt.default_route);
+    assert_eq!(mgmt.interface.as_deref(), Some("bond0"));
+    assert!(!mgmt.dns_servers.is_empty());
+    let pxe_addr = spec.addresses.iter().find(|a| a.network == "pxe").unwrap();
+    assert_eq!(pxe_addr.method, AddressMethod::Dhcp);
+    // Storage: the device alias's address, sizes parsed.
+    let disk = spec
+        .storage
+        .devices
+        .iter()
+        .find(|d| d.name == "bootdisk")
+        .unwrap();
+    assert_eq!(disk.address.as_deref(), Some("0:2.0.0"));
+    let root = disk.partitions.iter().find(|p| p.name == "root").unwrap();
+    assert_eq!(
+        root.size.as_ref().unwrap().amount,
+        Some(SizeAmount::Bytes(30_000_000_000))
+    );
+    assert_eq!(root.filesystem.as_ref().unwrap().fstype, "ext4");
+    // Platform: hardware-profile references resolved into the kernel command line.
+    assert_eq!(spec.platform.image.as_deref(), Some("focal"));
+    assert!(
+        spec.platform
+            .cmdline()
+            .contains("isolcpus=4-23,28-47,52-71,76-95"),
+        "{}",
+        spec.platform.cmdline()
+    );
+    // Boot actions with their assets; the region's keys and repositories.
+    let baseline = spec
+        .boot_actions
+        .iter()
+        .find(|b| b.name == "site-baseline")
+        .unwrap();
+    assert!(baseline.signaling);
+    assert!(
+        baseline
+            .assets
+            .iter()
+            .any(|a| a.kind == "pkg_list" && a.packages.iter().any(|(p, _)| p == "chrony"))
+    );
+    assert!(
+        baseline
+            .assets
+            .iter()
+            .any(|a| a.path.as_deref() == Some("/etc/motd") && a.data.is_some())
+    );
+    assert!(!spec.ssh_keys.is_empty());
+    assert_eq!(spec.repositories[0].arches, ["amd64"]);
+    // The BMC, with its credential as a reference.
+    assert!(
+        spec.oob
+            .credential
+            .as_ref()
+            .and_then(|c| c.reference())
+            .is_some_and(|r| r.starts_with("env:")),
+        "{:?}",
+        spec.oob.credential
+    );
+    assert!(spec.oob.address.is_some());
+    // The site: networks with ranges and routes, links, the images used.
+    assert!(p.desired_site.images.contains(&"focal".to_string()));
+    let gp = p
+        .desired_site
+        .links
+        .iter()
+        .find(|l| l.name == "gp")
+        .unwrap();
+    assert!(gp.trunked && gp.bond.is_some());
+}
+
+#[test]
+fn nodes_with_nothing_to_do_carry_no_desired_state() {
+    let p = plan_demo(&all_deployed(demo()));
+    assert!(
+        p.nodes.iter().all(|n| n.desired.is_none()),
+        "NoOp nodes stay small"
+    );
 }

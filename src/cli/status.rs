@@ -50,7 +50,10 @@ pub fn status(a: StatusArgs) -> CliResult {
     let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
     outln!(
         "{:<width$}  {:<22}  {:<7}  {:<24}  LAST ERROR",
-        "NODE", "STATE", "POWER", "LAST TASK"
+        "NODE",
+        "STATE",
+        "POWER",
+        "LAST TASK"
     );
     let unknown = Default::default();
     for name in names {
@@ -132,7 +135,11 @@ pub fn tasks(a: TasksArgs) -> CliResult {
     }
     outln!(
         "{:<16}  {:<12}  {:<16}  {:<10}  {:>9}  ERROR",
-        "ID", "KIND", "NODE", "STATE", "SECONDS"
+        "ID",
+        "KIND",
+        "NODE",
+        "STATE",
+        "SECONDS"
     );
     for t in tasks {
         let secs = match (t.started_ms, t.finished_ms) {

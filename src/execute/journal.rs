@@ -183,7 +183,8 @@ impl Inner {
             .record(Rec::TaskSucceeded { task: id(), output })?;
         let next = next.filter(|_| !self.cancelled());
         if let Some(n) = next {
-            self.journal.record(Rec::TaskStarted { task: n.id.clone() })?;
+            self.journal
+                .record(Rec::TaskStarted { task: n.id.clone() })?;
         }
         self.journal.sync().await?;
         self.emit(Event::TaskFinished {

@@ -9,6 +9,7 @@
 //! first; its PXE network is the untagged network on it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::model::observed::Snapshot;
 use crate::model::size::{Amount, Size};
@@ -34,8 +35,92 @@ fn strings(v: &[At<String>]) -> Vec<String> {
     v.iter().map(|a| a.v.clone()).collect()
 }
 
+/// What every node's desired state shares, made once per plan: the boot actions, the region's
+/// keys and repositories, and the site's networks and links resolved (by name).
+pub struct Shared {
+    boot_actions: Vec<Arc<BootActionSpec>>,
+    ssh_keys: Arc<[String]>,
+    repositories: Arc<[RepositorySpec]>,
+    site: SiteSpec,
+    networks: std::collections::HashMap<String, usize>,
+    links: std::collections::HashMap<String, usize>,
+}
+
+impl Shared {
+    pub fn new(site: &Site) -> Shared {
+        let region = site.region();
+        let spec = self::site(site);
+        Shared {
+            boot_actions: site
+                .boot_actions
+                .iter()
+                .map(|ba| Arc::new(boot_action(ba)))
+                .collect(),
+            ssh_keys: region
+                .map(|r| strings(&r.authorized_keys))
+                .unwrap_or_default()
+                .into(),
+            repositories: region.map(repositories).unwrap_or_default().into(),
+            // The first document of a name is the one used (as `Site::network` finds it).
+            networks: spec
+                .networks
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, n)| (n.name.clone(), i))
+                .collect(),
+            links: spec
+                .links
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, l)| (l.name.clone(), i))
+                .collect(),
+            site: spec,
+        }
+    }
+
+    fn network(&self, name: &str) -> Option<&NetworkSpec> {
+        self.networks.get(name).map(|&i| &self.site.networks[i])
+    }
+
+    fn link(&self, name: &str) -> Option<&LinkSpec> {
+        self.links.get(name).map(|&i| &self.site.links[i])
+    }
+}
+
+fn boot_action(ba: &crate::model::BootAction) -> BootActionSpec {
+    BootActionSpec {
+        name: ba.name.v.clone(),
+        digest: ba.digest.clone(),
+        signaling: ba.signaling.as_ref().is_none_or(|s| s.v),
+        assets: ba
+            .assets
+            .iter()
+            .map(|a| AssetSpec {
+                kind: opt(&a.kind).unwrap_or_default(),
+                path: opt(&a.path),
+                location: opt(&a.location),
+                permissions: opt(&a.permissions),
+                data: opt(&a.data),
+                data_pipeline: strings(&a.data_pipeline),
+                packages: a
+                    .packages
+                    .iter()
+                    .map(|(k, v)| (k.v.clone(), opt(v)))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
 /// The desired state of a node of the design, with its fingerprint.
 pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
+    node_with(&Shared::new(site), site, n)
+}
+
+/// [`node`], with what the nodes share made once.
+pub fn node_with(shared: &Shared, site: &Site, n: &BaremetalNode) -> NodeSpec {
     let c = &n.config;
     let hw = c
         .hardware_profile
@@ -53,7 +138,7 @@ pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
         .interfaces
         .iter()
         .map(|i| {
-            let link = i.device_link.as_ref().and_then(|l| site.link(&l.v));
+            let link = i.device_link.as_ref().and_then(|l| shared.link(&l.v));
             InterfaceSpec {
                 name: i.name.v.clone(),
                 device_link: opt(&i.device_link),
@@ -70,22 +155,22 @@ pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
                     .networks
                     .iter()
                     .map(|name| {
-                        let net = site.network(&name.v);
+                        let net = shared.network(&name.v);
                         let tagged = link.is_some_and(|l| {
-                            l.trunked() && l.default_network.as_ref().is_none_or(|d| d.v != name.v)
+                            l.trunked && l.default_network.as_ref().is_none_or(|d| *d != name.v)
                         });
                         InterfaceNetwork {
                             network: name.v.clone(),
                             vlan: net
                                 .filter(|_| tagged)
                                 .and_then(|n| n.vlan.as_ref())
-                                .and_then(|v| v.v.parse().ok()),
-                            mtu: net.and_then(|n| n.mtu.as_ref()).map(|m| m.v),
+                                .and_then(|v| v.parse().ok()),
+                            mtu: net.and_then(|n| n.mtu),
                         }
                     })
                     .collect(),
-                mtu: link.map_or(crate::model::NetworkLink::DEFAULT_MTU, |l| l.mtu()),
-                bond: link.and_then(|l| bond(&l.bonding)),
+                mtu: link.map_or(crate::model::NetworkLink::DEFAULT_MTU, |l| l.mtu),
+                bond: link.and_then(|l| l.bond.clone()),
             }
         })
         .collect();
@@ -114,8 +199,8 @@ pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
         .addressing
         .iter()
         .map(|a| {
-            let net = site.network(&a.network.v);
-            let routes: Vec<RouteSpec> = net.map(routes).unwrap_or_default();
+            let net = shared.network(&a.network.v);
+            let routes: Vec<RouteSpec> = net.map(|n| n.routes.clone()).unwrap_or_default();
             let gateway = routes
                 .iter()
                 .find(|r| matches!(r.subnet.as_deref(), Some("0.0.0.0/0" | "::/0")))
@@ -130,15 +215,15 @@ pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
                     AddressValue::Dhcp => AddressMethod::Dhcp,
                     AddressValue::Static(ip) => AddressMethod::Static(*ip),
                 },
-                cidr: net.and_then(|n| n.cidr.as_ref()).map(|c| c.v.to_string()),
+                cidr: net.and_then(|n| n.cidr.clone()),
                 gateway,
                 default_route: c
                     .primary_network
                     .as_ref()
                     .is_some_and(|p| p.v == a.network.v),
                 routes,
-                dns_domain: net.and_then(|n| opt(&n.dns_domain)),
-                dns_servers: net.map(dns_servers).unwrap_or_default(),
+                dns_domain: net.and_then(|n| n.dns_domain.clone()),
+                dns_servers: net.map(|n| n.dns_servers.clone()).unwrap_or_default(),
             }
         })
         .collect();
@@ -196,29 +281,9 @@ pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
     let boot_actions = site
         .boot_actions
         .iter()
-        .filter(|ba| ba.node_filter.as_ref().is_none_or(|f| f.matches(site, n)))
-        .map(|ba| BootActionSpec {
-            name: ba.name.v.clone(),
-            digest: ba.digest.clone(),
-            signaling: ba.signaling.as_ref().is_none_or(|s| s.v),
-            assets: ba
-                .assets
-                .iter()
-                .map(|a| AssetSpec {
-                    kind: opt(&a.kind).unwrap_or_default(),
-                    path: opt(&a.path),
-                    location: opt(&a.location),
-                    permissions: opt(&a.permissions),
-                    data: opt(&a.data),
-                    data_pipeline: strings(&a.data_pipeline),
-                    packages: a
-                        .packages
-                        .iter()
-                        .map(|(k, v)| (k.v.clone(), opt(v)))
-                        .collect(),
-                })
-                .collect(),
-        })
+        .zip(&shared.boot_actions)
+        .filter(|(ba, _)| ba.node_filter.as_ref().is_none_or(|f| f.matches(site, n)))
+        .map(|(_, spec)| spec.clone())
         .collect();
     let oob_address =
         c.oob
@@ -228,7 +293,6 @@ pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
                 Some(AddressValue::Static(ip)) => Some(*ip),
                 _ => None,
             });
-    let region = site.region();
     let mut spec = NodeSpec {
         name: n.name.v.clone(),
         fqdn: n.fqdn.clone(),
@@ -251,10 +315,8 @@ pub fn node(site: &Site, n: &BaremetalNode) -> NodeSpec {
         storage,
         platform,
         boot_actions,
-        ssh_keys: region
-            .map(|r| strings(&r.authorized_keys))
-            .unwrap_or_default(),
-        repositories: region.map(repositories).unwrap_or_default(),
+        ssh_keys: shared.ssh_keys.clone(),
+        repositories: shared.repositories.clone(),
         oob: OobSpec {
             kind: c.oob.kind.as_ref().and_then(|k| OobKind::parse(&k.v)),
             network: opt(&c.oob.network),

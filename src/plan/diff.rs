@@ -83,10 +83,11 @@ pub fn site(before: Option<&Snapshot>, after: &Snapshot) -> Vec<SiteChange> {
 /// target left out.
 pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeChange>, usize) {
     let unknown = ObservedNode::default();
+    let shared = desired::Shared::new(site);
     // Each node's desired state and diff depend on nothing but the node: they are computed on
     // every core (deterministically: results are joined in node order).
     let one = |n: &crate::model::BaremetalNode| {
-        let spec = desired::node(site, n);
+        let spec = desired::node_with(&shared, site, n);
         let view = flat::node(&spec);
         let fingerprint = spec.fingerprint.clone();
         let seen = observed.nodes.get(&n.name.v).unwrap_or(&unknown);

@@ -12,6 +12,7 @@ pub mod flat;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -37,12 +38,13 @@ pub struct NodeSpec {
     pub addresses: Vec<AddressSpec>,
     pub storage: StorageSpec,
     pub platform: PlatformSpec,
-    /// The boot actions whose node filter selects the node, in design order.
-    pub boot_actions: Vec<BootActionSpec>,
-    /// The region's SSH public keys.
-    pub ssh_keys: Vec<String>,
-    /// The region's package repositories.
-    pub repositories: Vec<RepositorySpec>,
+    /// The boot actions whose node filter selects the node, in design order (shared between
+    /// the nodes they select: one copy in memory).
+    pub boot_actions: Vec<Arc<BootActionSpec>>,
+    /// The region's SSH public keys (shared by every node).
+    pub ssh_keys: Arc<[String]>,
+    /// The region's package repositories (shared by every node).
+    pub repositories: Arc<[RepositorySpec]>,
     pub oob: OobSpec,
     /// Fingerprint of the flat view (`flat::node`): equal fingerprints, equal configurations.
     pub fingerprint: String,
