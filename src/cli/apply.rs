@@ -13,7 +13,7 @@ use crate::cli::planfile::SavedPlan;
 use crate::cli::progress::{self, ProgressMode};
 use crate::cli::session;
 use crate::cli::{CliError, CliResult, exit};
-use crate::execute::{self, Drivers, NodeOutcome, Settings};
+use crate::execute::{self, Drivers, Settings};
 use crate::plan::{StepKind, render};
 use crate::state::Outcome;
 
@@ -389,12 +389,4 @@ fn execute_plan(
         Outcome::Cancelled => exit::CANCELLED,
         Outcome::Partial | Outcome::Failure => exit::ERROR,
     })
-}
-
-/// Whether a node outcome counts as a failure (for the summary).
-pub fn failed(o: &NodeOutcome) -> bool {
-    matches!(
-        o,
-        NodeOutcome::Failed { .. } | NodeOutcome::NotStarted { .. }
-    )
 }

@@ -106,7 +106,7 @@ pub async fn show(mut rx: mpsc::UnboundedReceiver<Event>, mode: ProgressMode, to
                         if let Some(b) = lines.remove(node.as_str()) {
                             b.finish_and_clear();
                         }
-                        if crate::cli::apply::failed(outcome) {
+                        if outcome.failed() {
                             failed += 1;
                             let _ = multi.println(format!("  {node}: {}", outcome_text(outcome)));
                         }

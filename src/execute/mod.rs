@@ -170,6 +170,14 @@ impl NodeOutcome {
     pub fn ok(&self) -> bool {
         matches!(self, NodeOutcome::Succeeded(_) | NodeOutcome::AlreadyDone)
     }
+
+    /// Whether the node failed or could not start (a cancelled node did neither).
+    pub fn failed(&self) -> bool {
+        matches!(
+            self,
+            NodeOutcome::Failed { .. } | NodeOutcome::NotStarted { .. }
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
