@@ -74,7 +74,11 @@ fn plan_prints_the_terraform_style_plan() {
     let state = tempfile::tempdir().unwrap();
     let (code, out, err) = run(plan(state.path(), &[]));
     assert_eq!(code, 0, "{err}");
-    assert!(err.is_empty(), "{err}");
+    // Nothing was applied there: said prominently, above the plan (on stderr).
+    assert!(
+        err.starts_with(&format!("note: no state at {}", state.path().display())),
+        "{err}"
+    );
     assert!(
         out.starts_with("drydock will perform the following actions on site `demo`:"),
         "{out}"
@@ -293,13 +297,14 @@ fn an_unknown_target_kind_exits_1() {
 }
 
 #[test]
-fn an_unreadable_world_is_an_error() {
-    // `sim` is a file where the simulator keeps its world: it cannot be read or opened.
+fn a_damaged_world_is_an_error() {
+    // Something that is not the simulator's world where it keeps it.
     let state = tempfile::tempdir().unwrap();
-    std::fs::write(state.path().join("sim"), "not a directory").unwrap();
+    std::fs::write(state.path().join("sim.log"), "not a log").unwrap();
     let (code, out, err) = run(plan(state.path(), &[]));
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.is_empty(), "{out}");
     assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains("simulator's world"), "{err}");
+    assert!(err.contains("damaged") && err.contains("sim"), "{err}");
+    assert!(err.contains("drydock state verify"), "{err}");
 }

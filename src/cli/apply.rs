@@ -12,6 +12,7 @@ use crate::cli::plan::{PlanArgs, Planned};
 use crate::cli::planfile::SavedPlan;
 use crate::cli::progress::{self, ProgressMode};
 use crate::cli::session;
+use crate::cli::signals::{self, Signals};
 use crate::cli::{CliError, CliResult, exit};
 use crate::execute::{self, Drivers, Settings};
 use crate::plan::{StepKind, render};
@@ -171,6 +172,7 @@ impl RunArgs {
 
 pub fn run(a: Args) -> CliResult {
     let rt = session::runtime(true);
+    let signals = install_signals(&rt)?;
     let settings = a.run.settings()?;
     // A single path that is a saved plan: apply exactly it, if still fresh.
     if let [p] = a.paths.as_slice()
@@ -201,14 +203,24 @@ pub fn run(a: Args) -> CliResult {
             })?;
         planned.plan = saved.plan;
         crate::plan::desired::restore_secrets(&mut planned.plan, &planned.loaded.site);
-        return execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, true);
+        return execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, signals);
     }
     let (planned, lock) = locked_plan(&a.paths, &a.plan, &rt)?;
-    execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, false)
+    execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, signals)
+}
+
+fn install_signals(rt: &tokio::runtime::Runtime) -> Result<Signals, CliError> {
+    Signals::install(rt).map_err(|e| {
+        CliError::new(
+            format!("cannot install the signal handlers: {e}"),
+            "this is a bug or an unusual system; report it",
+        )
+    })
 }
 
 pub fn destroy(a: DestroyArgs) -> CliResult {
     let rt = session::runtime(true);
+    let signals = install_signals(&rt)?;
     let settings = a.run.settings()?;
     let (mut planned, lock) = locked_plan(&a.design, &a.plan, &rt)?;
     planned.plan = crate::plan::destroy(
@@ -218,7 +230,7 @@ pub fn destroy(a: DestroyArgs) -> CliResult {
         &planned.loaded.design.content_hash(),
     )
     .map_err(|e| CliError::new(e, "`drydock status` lists the nodes the provisioner knows"))?;
-    execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, false)
+    execute_plan(planned, lock, &a.plan, &a.run, settings, &rt, signals)
 }
 
 /// Load the design (once), take the site lock, open the state and plan.
@@ -231,15 +243,34 @@ fn locked_plan(
     // holder's name instead of waiting on the database.
     let loaded = session::load(paths, a.color)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
-    let lock = match crate::state::lock::acquire(&dir, "drydock apply") {
+    let lock = take_lock(&dir, "drydock apply")?;
+    let s = session::open_write(&dir, a.sim.config(&loaded.site)?)?;
+    let planned = crate::cli::plan::make(loaded, s, a, rt)?;
+    Ok((planned, lock))
+}
+
+/// Take the site lock for a command that writes the state, or say who holds it and what to do.
+pub fn take_lock(
+    dir: &std::path::Path,
+    command: &str,
+) -> Result<crate::state::lock::SiteLock, CliError> {
+    let lock = match crate::state::lock::acquire(dir, command) {
         Ok(l) => l,
         Err(crate::state::lock::LockError::Held(h)) => {
+            // A holder on this host is alive (a dead one's lock was taken over): only waiting
+            // helps. One on another host may be gone; only its operator can tell.
+            let help = if h.host == crate::state::lock::hostname() {
+                "wait for it to finish (`drydock status` shows its progress)".to_string()
+            } else {
+                format!(
+                    "wait for it to finish; if that process on {} is gone for good, run `drydock force-unlock --state {} --force`",
+                    h.host,
+                    dir.display()
+                )
+            };
             return Err(CliError::new(
                 format!("another drydock is applying to this site: {h}"),
-                format!(
-                    "wait for it to finish; if that process is gone for good, run `drydock force-unlock --state {}`",
-                    dir.display()
-                ),
+                help,
             ));
         }
         Err(e) => return Err(CliError::new(e, "check the state directory's permissions")),
@@ -247,15 +278,39 @@ fn locked_plan(
     if let Some(h) = &lock.took_over {
         eprintln!("note: took over the site lock left by {h}, which is no longer running");
     }
-    let planned = crate::cli::plan::make(loaded, &dir, a, rt)?;
-    Ok((planned, lock))
+    Ok(lock)
 }
 
-fn confirm() -> bool {
+/// Ask on the terminal; `Err(signal)` when a signal came first.
+fn confirm(rt: &tokio::runtime::Runtime, signals: &mut Signals) -> Result<bool, i32> {
     eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
     let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+    if let Some(n) = signals.received() {
+        return Err(n);
+    }
+    rt.block_on(async {
+        let read = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+        });
+        tokio::select! {
+            yes = read => Ok(yes.unwrap_or(false)),
+            n = signals.recv() => Err(n),
+        }
+    })
+}
+
+/// Make the journal's and the world's logs say they are complete up to here.
+fn checkpoint(s: &session::Session) -> Result<(), CliError> {
+    s.store()
+        .checkpoint()
+        .map_err(|e| session::store_error(&s.state_dir, e))?;
+    s.sim.checkpoint().map_err(|e| {
+        CliError::new(
+            e,
+            "the simulator's world could not be written; check the state directory",
+        )
+    })
 }
 
 fn execute_plan(
@@ -265,7 +320,7 @@ fn execute_plan(
     ra: &RunArgs,
     settings: Settings,
     rt: &tokio::runtime::Runtime,
-    from_file: bool,
+    mut signals: Signals,
 ) -> CliResult {
     let color = pa.color.enabled();
     let plan = &planned.plan;
@@ -276,7 +331,7 @@ fn execute_plan(
     {
         let s = &planned.session;
         rt.block_on(execute::record_unrecorded(
-            s.store.as_ref(),
+            s.store().as_ref(),
             &s.journal,
             plan,
         ))
@@ -289,20 +344,30 @@ fn execute_plan(
     }
     if !plan.has_changes() {
         let s = &planned.session;
-        rt.block_on(execute::close_interrupted(s.store.as_ref(), &s.journal))
+        rt.block_on(execute::close_interrupted(s.store().as_ref(), &s.journal))
             .map_err(|e| CliError::new(e, "check the state directory and retry"))?;
+        checkpoint(s)?;
         return Ok(exit::OK);
     }
-    if !ra.auto_approve && !from_file {
+    // A saved plan was reviewed when it was made, but applying it changes machines all the
+    // same: it is confirmed like a design.
+    if !ra.auto_approve {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::new(
                 "refusing to apply without confirmation",
                 "pass --auto-approve (standard input is not a terminal)",
             ));
         }
-        if !confirm() {
-            eprintln!("Apply cancelled.");
-            return Ok(exit::OK);
+        match confirm(rt, &mut signals) {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("Apply cancelled.");
+                return Ok(exit::OK);
+            }
+            Err(n) => {
+                eprintln!("\nApply cancelled by {}.", signals::name(n));
+                return Ok(signals::exit_code(n));
+            }
         }
     }
     let s = &planned.session;
@@ -354,18 +419,40 @@ fn execute_plan(
             )
         })
         .count();
+    let got = signals.handle();
     let result = rt.block_on(async {
         let ui = tokio::spawn(progress::show(rx, mode, total_nodes));
+        let cancelling = |n: i32| {
+            eprintln!(
+                "\n{} received: cancelling; in-flight steps are abandoned, the journal stays consistent; run apply again to resume",
+                signals::name(n)
+            );
+        };
+        // A signal that came while the design loaded or the plan was made is waiting here:
+        // the apply is cancelled before its first task, and the journal says so.
+        let early = tokio::select! {
+            biased;
+            n = signals.recv() => Some(n),
+            _ = async {} => None,
+        };
+        if let Some(n) = early {
+            cancelling(n);
+            let _ = cancel_tx.send(true);
+        }
         let ctrl_c = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ncancelling: in-flight steps are abandoned, the journal stays consistent; run apply again to resume");
+            if early.is_none() {
+                let n = signals.recv().await;
+                cancelling(n);
                 let _ = cancel_tx.send(true);
             }
+            // Keep the handlers installed (a second signal must not kill the process while
+            // the cancellation is journaled).
+            std::future::pending::<()>().await;
         });
         let r = execute::run(execute::Apply {
             plan,
             journal: &s.journal,
-            store: s.store.clone() as Arc<dyn crate::state::StateStore>,
+            store: s.store() as Arc<dyn crate::state::StateStore>,
             drivers,
             settings,
             progress: Some(tx),
@@ -376,16 +463,20 @@ fn execute_plan(
         let _ = ui.await;
         r
     });
-    drop(lock);
     let result = result.map_err(|e| {
         CliError::new(
             e,
             "nothing recorded was lost; run apply again to resume once the cause is fixed",
         )
     })?;
+    // Under the lock: the next apply starts from a checkpointed journal.
+    checkpoint(&planned.session)?;
+    drop(lock);
     out!("{}", progress::summary(&result, color));
+    let signal = got.load(std::sync::atomic::Ordering::SeqCst);
     Ok(match result.outcome {
         Outcome::Success => exit::OK,
+        Outcome::Cancelled if signal != 0 => signals::exit_code(signal),
         Outcome::Cancelled => exit::CANCELLED,
         Outcome::Partial | Outcome::Failure => exit::ERROR,
     })

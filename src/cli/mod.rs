@@ -28,6 +28,8 @@ pub mod planfile;
 mod progress;
 mod rules;
 pub mod session;
+mod signals;
+mod state;
 mod status;
 mod validate;
 
@@ -47,7 +49,8 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// `plan --detailed-exitcode`: the plan has changes.
     pub const CHANGES: u8 = 2;
-    /// The apply was cancelled (Ctrl-C, SIGTERM, SIGHUP).
+    /// The apply was cancelled by Ctrl-C (SIGINT); SIGTERM gives 143 and SIGHUP 129 (128 + the
+    /// signal's number).
     pub const CANCELLED: u8 = 130;
 }
 
@@ -111,8 +114,11 @@ enum Command {
     Status(status::StatusArgs),
     /// The task journal, with timings; with an ID, one task's steps
     Tasks(status::TasksArgs),
-    /// Remove the site lock left by an apply (check that no apply is running first)
+    /// Remove the site lock left by an apply whose process is gone (refused while it runs)
     ForceUnlock(status::UnlockArgs),
+    /// Check, back up or rebuild the state directory
+    #[command(subcommand)]
+    State(state::StateCommand),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -159,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::status(a),
         Command::Tasks(a) => status::tasks(a),
         Command::ForceUnlock(a) => status::force_unlock(a),
+        Command::State(c) => state::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

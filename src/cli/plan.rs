@@ -16,7 +16,7 @@ pub enum TargetMode {
 }
 
 /// Options shared by `plan` and `apply`.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct PlanArgs {
     /// Plan only these nodes: NAME, node:NAME, tag:TAG, rack:RACK, label:KEY=VALUE,
     /// rack-label:KEY=VALUE (repeatable)
@@ -79,16 +79,15 @@ pub struct Planned {
     pub plan: plan::Plan,
 }
 
-/// Open the state of a loaded design, observe and plan.
+/// Observe the site through an open session and plan.
 pub fn make(
     loaded: session::Loaded,
-    dir: &std::path::Path,
+    session: session::Session,
     a: &PlanArgs,
     rt: &tokio::runtime::Runtime,
 ) -> Result<Planned, CliError> {
     let target = target_filter(&a.target, a.target_mode)
         .map_err(|e| CliError::new(e, "see `drydock plan --help` for the target forms"))?;
-    let session = session::open(dir, a.sim.config(&loaded.site)?)?;
     let observed = rt.block_on(session::observe(&session, &loaded.site))?;
     if let Some(f) = &target
         && !loaded.site.nodes.iter().any(|n| f.matches(&loaded.site, n))
@@ -114,7 +113,18 @@ pub fn run(a: Args) -> CliResult {
     let rt = session::runtime(false);
     let loaded = session::load(&a.paths, a.plan.color)?;
     let dir = session::state_dir(a.plan.state.as_deref(), &loaded.site);
-    let planned = make(loaded, &dir, &a.plan, &rt)?;
+    // `plan` never writes: it reads the state as it stands, beside a running apply too.
+    let s = session::open_read(&dir, a.plan.sim.config(&loaded.site)?)?;
+    if !s.exists {
+        eprintln!(
+            "note: no state at {}: nothing has been applied from here, so this plans the site as if nothing were deployed. If the site is deployed, name its state with --state DIR.",
+            dir.display()
+        );
+    }
+    if let Some(n) = session::running_note(&s) {
+        eprintln!("{n}; the plan may change when that apply ends");
+    }
+    let planned = make(loaded, s, &a.plan, &rt)?;
     let p = &planned.plan;
     let text = if a.json {
         let mut s = serde_json::to_string_pretty(p).expect("plain data serializes");

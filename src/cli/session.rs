@@ -9,7 +9,7 @@ use crate::design::Design;
 use crate::driver::sim::{Fault, SimConfig, Simulator};
 use crate::model::Site;
 use crate::model::observed::Observed;
-use crate::state::sled_store::SledStore;
+use crate::state::file_store::FileStore;
 use crate::state::{Journal, StateStore};
 use crate::validate::Valid;
 
@@ -159,47 +159,126 @@ pub fn state_dir(arg: Option<&Path>, site: &Site) -> PathBuf {
         .unwrap_or_else(|| default_state_dir(site.region().map_or("site", |r| r.name.v.as_str())))
 }
 
-/// The open state of a site.
+/// The state of a site: the journal, the simulator's world, and whether an apply holds it.
 pub struct Session {
     pub state_dir: PathBuf,
-    pub store: Arc<SledStore>,
+    /// The journal open for appending (apply and destroy only, under the site lock).
+    pub store: Option<Arc<FileStore>>,
     pub journal: Journal,
     pub sim: Arc<Simulator>,
+    /// Whether the state directory holds a journal: `false` means nothing was ever applied
+    /// from here (or `--state` names the wrong place).
+    pub exists: bool,
+    /// The apply that holds the site lock now, if any (for a read session).
+    pub running: Option<crate::state::lock::Holder>,
 }
 
-/// Open the state store and the simulator in `state_dir`, and replay the journal.
-pub fn open(state_dir: &Path, sim: SimConfig) -> Result<Session, CliError> {
-    let busy = |e: String| {
-        // Our own lock (an apply that holds it but cannot open the store) is not the cause.
-        let holder = crate::state::lock::holder(state_dir)
-            .filter(|h| h.pid != std::process::id())
-            .map(|h| format!(" (site lock held by {h})"))
-            .unwrap_or_default();
-        CliError::new(
-            format!("{e}{holder}"),
-            format!(
-                "another drydock may be using {}; wait for it, or see `drydock force-unlock`",
-                state_dir.display()
-            ),
-        )
+impl Session {
+    /// The journal for appending (apply and destroy open their session with one).
+    pub fn store(&self) -> Arc<FileStore> {
+        self.store.clone().expect("a write session has its store")
+    }
+}
+
+/// A state-store error, with what to do next.
+pub fn store_error(state_dir: &Path, e: crate::state::StoreError) -> CliError {
+    use crate::state::StoreError;
+    let help = match &e {
+        StoreError::Damaged { .. } | StoreError::Replay(_) => format!(
+            "nothing was changed. Keep a copy (`drydock state backup DIR --state {d}`), see the damage with `drydock state verify --state {d}`, and start a new journal from what the provisioner reports with `drydock state rebuild DESIGN --state {d}`",
+            d = state_dir.display()
+        ),
+        StoreError::Full(_) => {
+            "free space on that disk (or move the state directory), then run the command again; nothing recorded was lost".into()
+        }
+        StoreError::Io(_) => format!(
+            "check that {} is readable and writable by this user, then run the command again",
+            state_dir.display()
+        ),
     };
-    let store = SledStore::open(state_dir).map_err(|e| busy(e.to_string()))?;
-    let records = store.records().map_err(|e| busy(e.to_string()))?;
-    let journal = Journal::replay(records).map_err(|e| {
-        CliError::new(
-            format!(
-                "the journal in {} cannot be replayed: {e}",
-                state_dir.display()
-            ),
-            "the state directory is damaged; keep a copy and report it",
-        )
-    })?;
-    let sim = Simulator::open(state_dir, sim).map_err(|e| busy(e.to_string()))?;
+    CliError::new(e, help)
+}
+
+fn world_error(state_dir: &Path, e: crate::driver::sim::world::WorldError) -> CliError {
+    use crate::driver::sim::world::WorldError;
+    match e {
+        WorldError::Log(crate::durable::LogError::Damaged { path, what }) => store_error(
+            state_dir,
+            crate::state::StoreError::Damaged {
+                path: path.display().to_string(),
+                what,
+            },
+        ),
+        WorldError::Log(crate::durable::LogError::Full(p)) => store_error(
+            state_dir,
+            crate::state::StoreError::Full(p.display().to_string()),
+        ),
+        WorldError::Corrupt(path, what) => store_error(
+            state_dir,
+            crate::state::StoreError::Damaged {
+                path: path.display().to_string(),
+                what,
+            },
+        ),
+        other => CliError::new(
+            other,
+            format!("check that {} is readable", state_dir.display()),
+        ),
+    }
+}
+
+/// Open the state of a site for an apply: the caller holds the site lock. Creates the state
+/// directory when there is none (only apply and destroy do).
+pub fn open_write(state_dir: &Path, sim: SimConfig) -> Result<Session, CliError> {
+    let store = FileStore::open(state_dir).map_err(|e| store_error(state_dir, e))?;
+    let records = store.records().map_err(|e| store_error(state_dir, e))?;
+    let journal = Journal::replay(records).map_err(|e| store_error(state_dir, e.into()))?;
+    let sim = Simulator::open(state_dir, sim).map_err(|e| world_error(state_dir, e))?;
     Ok(Session {
         state_dir: state_dir.to_path_buf(),
-        store: Arc::new(store),
+        store: Some(Arc::new(store)),
         journal,
         sim: Arc::new(sim),
+        exists: true,
+        running: None,
+    })
+}
+
+/// Read the state of a site without writing anything, beside an apply that may be running:
+/// a state directory that does not exist is read as empty (`Session::exists` says so).
+pub fn open_read(state_dir: &Path, sim: SimConfig) -> Result<Session, CliError> {
+    let records = FileStore::read(state_dir).map_err(|e| store_error(state_dir, e))?;
+    let exists = records.is_some();
+    let journal = Journal::replay(records.unwrap_or_default())
+        .map_err(|e| store_error(state_dir, e.into()))?;
+    let sim = Simulator::read_only(state_dir, sim).map_err(|e| world_error(state_dir, e))?;
+    Ok(Session {
+        state_dir: state_dir.to_path_buf(),
+        store: None,
+        journal,
+        sim: Arc::new(sim),
+        exists,
+        running: crate::state::lock::live_holder(state_dir),
+    })
+}
+
+/// The error of a command that reads the state of a site nothing was applied to.
+pub fn no_state(state_dir: &Path) -> CliError {
+    CliError::new(
+        format!(
+            "no state at {}: nothing has been applied from here",
+            state_dir.display()
+        ),
+        "use --state DIR (or DRYDOCK_STATE) to name the site's state directory, or apply the design first",
+    )
+}
+
+/// What a read command says first when an apply holds the state.
+pub fn running_note(s: &Session) -> Option<String> {
+    s.running.as_ref().map(|h| {
+        format!(
+            "note: an apply is running on this site ({h}); this shows the state as it stands now"
+        )
     })
 }
 

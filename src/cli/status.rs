@@ -1,4 +1,7 @@
-//! `drydock status`, `drydock tasks [ID]`, `drydock force-unlock`: reading the state.
+//! `drydock status`, `drydock tasks`, `drydock force-unlock`: reading the state. They find the
+//! state as every command does (`--state DIR`, or `.drydock/<site>` of the design), read it
+//! without a lock (an apply may be running: they say so), and refuse a state directory that
+//! does not exist instead of showing an empty site.
 
 use std::path::PathBuf;
 
@@ -6,12 +9,45 @@ use crate::cli::session::{self, SimArgs};
 use crate::cli::{CliError, CliResult, ColorChoice, exit};
 use crate::state::lock::format_time;
 
+/// Where the state of a site is: `--state DIR`, or the default of the design's site.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Locate {
+    /// The site's design (files or directories); with --state it may be left out
+    #[arg(value_name = "DESIGN")]
+    pub paths: Vec<PathBuf>,
+    /// State directory (default: .drydock/<site> of the design, in the current directory)
+    #[arg(long, value_name = "DIR", env = "DRYDOCK_STATE")]
+    pub state: Option<PathBuf>,
+}
+
+impl Locate {
+    /// The state directory, and the design when it was given (loaded and valid).
+    pub fn find(&self) -> Result<(PathBuf, Option<session::Loaded>), CliError> {
+        let loaded = if self.paths.is_empty() {
+            None
+        } else {
+            Some(session::load(&self.paths, ColorChoice::Never)?)
+        };
+        match (&self.state, &loaded) {
+            (Some(d), _) => Ok((d.clone(), loaded)),
+            (None, Some(l)) => {
+                let dir = session::state_dir(None, &l.site);
+                Ok((dir, loaded))
+            }
+            (None, None) => Err(CliError::new(
+                "no design and no --state: drydock cannot tell which site's state to use",
+                "give the site's design (its default state is .drydock/<site>), or --state DIR",
+            )),
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
     /// The site's design
     #[arg(required = true, value_name = "DESIGN")]
     pub paths: Vec<PathBuf>,
-    /// State directory (default: .drydock/<site>)
+    /// State directory (default: .drydock/<site> of the design, in the current directory)
     #[arg(long, value_name = "DIR", env = "DRYDOCK_STATE")]
     pub state: Option<PathBuf>,
     #[command(flatten)]
@@ -20,24 +56,32 @@ pub struct StatusArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct TasksArgs {
+    #[command(flatten)]
+    pub at: Locate,
     /// A task id (or a prefix of one): show its steps
-    pub id: Option<String>,
-    /// State directory
-    #[arg(long, required = true, value_name = "DIR", env = "DRYDOCK_STATE")]
-    pub state: PathBuf,
+    #[arg(long, value_name = "ID")]
+    pub task: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct UnlockArgs {
-    /// State directory
-    #[arg(long, required = true, value_name = "DIR", env = "DRYDOCK_STATE")]
-    pub state: PathBuf,
+    #[command(flatten)]
+    pub at: Locate,
+    /// Remove the lock even when its holder is alive on this host (you know it is wedged)
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn status(a: StatusArgs) -> CliResult {
     let loaded = session::load(&a.paths, ColorChoice::Never)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
-    let s = session::open(&dir, a.sim.config(&loaded.site)?)?;
+    let s = session::open_read(&dir, a.sim.config(&loaded.site)?)?;
+    if !s.exists {
+        return Err(session::no_state(&dir));
+    }
+    if let Some(n) = session::running_note(&s) {
+        eprintln!("{n}");
+    }
     let rt = session::runtime(false);
     let observed = rt.block_on(session::observe(&s, &loaded.site))?;
     let mut names: Vec<&String> = observed.nodes.keys().collect();
@@ -93,10 +137,17 @@ pub fn status(a: StatusArgs) -> CliResult {
 }
 
 pub fn tasks(a: TasksArgs) -> CliResult {
-    let s = session::open(&a.state, Default::default())?;
+    let (dir, _) = a.at.find()?;
+    let s = session::open_read(&dir, Default::default())?;
+    if !s.exists {
+        return Err(session::no_state(&dir));
+    }
+    if let Some(n) = session::running_note(&s) {
+        eprintln!("{n}");
+    }
     let mut tasks: Vec<_> = s.journal.tasks.values().collect();
     tasks.sort_by_key(|t| (t.queued_ms, t.started_ms, t.id.0.clone()));
-    if let Some(id) = &a.id {
+    if let Some(id) = &a.task {
         let found: Vec<_> = tasks
             .iter()
             .filter(|t| t.id.0.starts_with(id.as_str()))
@@ -104,7 +155,7 @@ pub fn tasks(a: TasksArgs) -> CliResult {
         let [t] = found.as_slice() else {
             return Err(CliError::new(
                 format!("{} tasks match `{id}`", found.len()),
-                "give more of the id; `drydock tasks --state DIR` lists them",
+                "give more of the id; `drydock tasks DESIGN` lists them",
             ));
         };
         outln!(
@@ -160,9 +211,19 @@ pub fn tasks(a: TasksArgs) -> CliResult {
 }
 
 pub fn force_unlock(a: UnlockArgs) -> CliResult {
-    match crate::state::lock::force_unlock(&a.state) {
+    let (dir, _) = a.at.find()?;
+    match crate::state::lock::force_unlock(&dir, a.force) {
         Ok(Some(h)) => outln!("Removed the site lock held by {h}."),
-        Ok(None) => outln!("There was no site lock in {}.", a.state.display()),
+        Ok(None) => outln!("There was no site lock in {}.", dir.display()),
+        Err(crate::state::lock::LockError::Live(h)) => {
+            return Err(CliError::new(
+                format!(
+                    "refusing to remove the site lock: its holder, pid {}, is running on this host ({h})",
+                    h.pid
+                ),
+                "let that apply finish or stop it (Ctrl-C or `kill` it: it cancels cleanly); if it is wedged and you know removing its lock is safe, add --force",
+            ));
+        }
         Err(e) => return Err(CliError::new(e, "check the state directory's permissions")),
     }
     Ok(exit::OK)

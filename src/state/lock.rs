@@ -1,7 +1,8 @@
 //! The site lock: an apply holds a lease on the state directory (`STATE/lock`, a JSON file
 //! naming the holder: pid, host, start time). A second apply fails at once with a message
-//! naming the holder. A lock whose holder process is gone (same host, no such pid) is stale
-//! and taken over; `drydock force-unlock` removes any lock.
+//! naming the holder. A lock whose holder process is gone or a zombie (same host) is stale and
+//! taken over; `drydock force-unlock` removes a stale lock, and refuses the lock of a holder
+//! that is alive on this host unless forced.
 //!
 //! Taking the lock is atomic: the file is created with `create_new`, so of two processes racing
 //! for a free lock exactly one wins. A stale lock is removed and the creation retried, so two
@@ -60,6 +61,9 @@ pub fn format_time(ms: u64) -> String {
 pub enum LockError {
     #[error("another drydock holds the site lock: {0}")]
     Held(Holder),
+    /// `force-unlock` of a lock whose holder runs on this host.
+    #[error("the site lock is held by a running process: {0}")]
+    Live(Holder),
     #[error("cannot take the site lock {0}: {1}")]
     Io(PathBuf, std::io::Error),
 }
@@ -98,16 +102,33 @@ fn read(p: &Path) -> Option<Holder> {
     serde_json::from_slice(&std::fs::read(p).ok()?).ok()
 }
 
-/// Whether a process with this pid runs on this machine.
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// Whether a process with this pid runs on this machine (a zombie does not: it has exited and
+/// only waits for its parent to read its status).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S ...`: the state follows the last `)` (comm may hold spaces or parens).
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+impl Holder {
+    /// Whether the holder may still be running: alive on this host, or on another host (which
+    /// drydock cannot see).
+    pub fn may_run(&self) -> bool {
+        self.host != hostname() || alive(self.pid)
+    }
 }
 
 /// Take the site lock for `command`.
 pub fn acquire(state_dir: &Path, command: &str) -> Result<SiteLock, LockError> {
     let p = path(state_dir);
     let err = |e| LockError::Io(p.clone(), e);
-    std::fs::create_dir_all(state_dir).map_err(err)?;
+    crate::state::create_dir(state_dir)
+        .map_err(|e| LockError::Io(p.clone(), std::io::Error::other(e.to_string())))?;
     let me = Holder {
         pid: std::process::id(),
         host: hostname(),
@@ -163,10 +184,18 @@ pub fn acquire(state_dir: &Path, command: &str) -> Result<SiteLock, LockError> {
     ))
 }
 
-/// Remove the lock whoever holds it; returns the holder it removed.
-pub fn force_unlock(state_dir: &Path) -> Result<Option<Holder>, LockError> {
+/// Remove the lock; returns the holder it removed. A holder alive on this host keeps its lock
+/// unless `force`.
+pub fn force_unlock(state_dir: &Path, force: bool) -> Result<Option<Holder>, LockError> {
     let p = path(state_dir);
     let h = read(&p);
+    if let Some(h) = &h
+        && !force
+        && h.host == hostname()
+        && alive(h.pid)
+    {
+        return Err(LockError::Live(h.clone()));
+    }
     match std::fs::remove_file(&p) {
         Ok(()) => Ok(h),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -177,6 +206,11 @@ pub fn force_unlock(state_dir: &Path) -> Result<Option<Holder>, LockError> {
 /// Who holds the lock, if anyone.
 pub fn holder(state_dir: &Path) -> Option<Holder> {
     read(&path(state_dir))
+}
+
+/// The holder of the lock, if it may still be running (a stale lock says nothing).
+pub fn live_holder(state_dir: &Path) -> Option<Holder> {
+    holder(state_dir).filter(Holder::may_run)
 }
 
 #[cfg(test)]

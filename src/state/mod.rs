@@ -3,14 +3,16 @@
 //! node was deployed with, and each apply run's outcome. Everything else (which tasks are
 //! done, the recorded configuration of each node, the apply epoch) is derived by replaying it.
 //!
-//! `StateStore` is the backend interface (sled is the embedded default, `sled_store`); the
+//! `StateStore` is the backend interface (`file_store`, a checksummed log, is the embedded
+//! default); the
 //! journal logic — records, replay, and the one table of legal transitions — lives here and is
 //! the same for every backend.
 
+pub mod file_store;
 pub mod lock;
-pub mod sled_store;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -388,14 +390,28 @@ pub enum ReplayError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the state store in {path} cannot be opened: {reason}")]
-    Open { path: String, reason: String },
+    /// The journal's files are not what drydock wrote.
+    #[error("the journal is damaged: {path}: {what}")]
+    Damaged { path: String, what: String },
+    #[error("the disk is full: {0}")]
+    Full(String),
     #[error("the state store failed: {0}")]
     Io(String),
-    #[error("the journal in the state store is corrupt at record {seq}: {reason}")]
-    Corrupt { seq: u64, reason: String },
     #[error(transparent)]
     Replay(#[from] ReplayError),
+}
+
+/// Create a state directory (and its parents), readable by its owner only.
+pub fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::StorageFull => StoreError::Full(dir.display().to_string()),
+            _ => StoreError::Io(format!("cannot create {}: {e}", dir.display())),
+        })
 }
 
 /// A state store backend.

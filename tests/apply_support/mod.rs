@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use drydock::driver::sim::World;
 use drydock::plan::TaskId;
-use drydock::state::sled_store::SledStore;
-use drydock::state::{Event, Journal, Record, StateStore};
+use drydock::state::file_store::FileStore;
+use drydock::state::{Event, Journal, Record};
 
 /// The demo site's nodes, in name order.
 pub const DEMO_NODES: [&str; 8] = [
@@ -220,13 +220,12 @@ impl Watched {
     }
 }
 
-/// Every journal record. The state directory must not be open in another process.
+/// Every journal record (readable while an apply writes it); none when there is no journal
+/// yet (an apply killed before it wrote one).
 pub fn records(state: &Path) -> Vec<Record> {
-    let store = SledStore::open(state)
-        .unwrap_or_else(|e| panic!("the journal in {} opens: {e}", state.display()));
-    store
-        .records()
+    FileStore::read(state)
         .unwrap_or_else(|e| panic!("the journal in {} reads back: {e}", state.display()))
+        .unwrap_or_default()
 }
 
 /// The journal replayed; panics (with the records) when the replay refuses it.
@@ -329,7 +328,7 @@ pub fn assert_converged(state: &Path) {
     }
 }
 
-/// `drydock tasks --state STATE ID`: attempts and, per step, the number of driver calls.
+/// `drydock tasks --state STATE --task ID`: attempts and, per step, the number of driver calls.
 pub struct TaskView {
     pub attempts: u32,
     pub state: String,
@@ -338,7 +337,10 @@ pub struct TaskView {
 
 pub fn task_view(state: &Path, id: &TaskId) -> TaskView {
     let mut c = drydock();
-    c.args(["tasks", "--state"]).arg(state).arg(&id.0);
+    c.args(["tasks", "--state"])
+        .arg(state)
+        .arg("--task")
+        .arg(&id.0);
     let r = run(c);
     assert_eq!(r.code, 0, "drydock tasks {id}:\n{r}");
     let field = |name: &str| {

@@ -22,31 +22,62 @@ use crate::driver::{
     BootDevice, DriverError, DriverResult, Inventory, Machine, NodeSpec, OobDriver, PowerAction,
     Progress, Provisioner, SiteDriver, SiteSpec,
 };
-use crate::durable::GroupSync;
 use crate::model::observed::{Power, Status};
 use crate::vocab::now_ms;
 
 pub struct Simulator {
     config: SimConfig,
-    db: world::Db,
-    sync: GroupSync,
+    /// The world's log; `None` when opened read-only (beside a running apply).
+    db: Option<world::Db>,
     machines: Mutex<HashMap<String, world::Machine>>,
+    /// Site preparation steps done, by `step:fingerprint`.
+    site: Mutex<std::collections::BTreeSet<String>>,
     attempts: Mutex<HashMap<(String, &'static str), u64>>,
 }
 
 impl Simulator {
-    /// Open the simulator's world in `state_dir`.
+    /// Open the simulator's world in `state_dir` for an apply (the caller holds the site lock).
     pub fn open(state_dir: &Path, config: SimConfig) -> Result<Simulator, world::WorldError> {
-        let db = world::Db::open(state_dir)?;
-        let w = db.read()?;
-        let sync = GroupSync::new(db.db.clone(), "sim-sync")
-            .map_err(|e| world::WorldError::Open(db.path.clone(), e.to_string()))?;
-        Ok(Simulator {
+        let (db, w) = world::Db::open(state_dir)?;
+        Ok(Simulator::with(Some(db), w, config))
+    }
+
+    /// The simulator's world in `state_dir` as it stands, for observing only: it takes no
+    /// lock and writes nothing (an apply may be running).
+    pub fn read_only(state_dir: &Path, config: SimConfig) -> Result<Simulator, world::WorldError> {
+        Ok(Simulator::with(None, World::load(state_dir)?, config))
+    }
+
+    fn with(db: Option<world::Db>, w: World, config: SimConfig) -> Simulator {
+        Simulator {
             config,
-            sync,
             machines: Mutex::new(w.machines.into_iter().collect()),
+            site: Mutex::new(w.site.into_iter().collect()),
             db,
             attempts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Record that the world's log is complete up to here (the end of an apply).
+    pub fn checkpoint(&self) -> Result<(), world::WorldError> {
+        self.db.as_ref().map_or(Ok(()), world::Db::checkpoint)
+    }
+
+    fn db(&self) -> DriverResult<&world::Db> {
+        self.db.as_ref().ok_or_else(|| {
+            DriverError::Permanent("the simulator's world was opened read-only".into())
+        })
+    }
+
+    /// Make the world's changes durable. A local disk error is not a BMC's hiccup: it is
+    /// permanent (a retry would not help), with the file in the message.
+    async fn sync(&self) -> DriverResult<()> {
+        let db = self.db()?;
+        db.sync().await.map_err(|e| {
+            DriverError::Permanent(format!(
+                "the simulator cannot write its world {}: {e}",
+                db.path.display()
+            ))
         })
     }
 
@@ -133,10 +164,8 @@ impl Simulator {
             let r = f(m);
             (r, m.clone())
         };
-        self.db
-            .put(name, &m)
-            .map_err(|e| DriverError::Transient(e.to_string()))?;
-        self.sync.sync().await.map_err(DriverError::Transient)?;
+        self.db()?.put(name, &m);
+        self.sync().await?;
         Ok(r)
     }
 
@@ -580,17 +609,12 @@ impl Simulator {
             return r;
         }
         let key = format!("{step}:{}", site.fingerprint);
-        if self.db.site.contains_key(key.as_bytes()).unwrap_or(false) {
+        if self.site.lock().expect("site lock").contains(&key) {
             return Ok(Progress::Done);
         }
-        self.db
-            .site
-            .insert(key.as_bytes(), &[])
-            .map_err(|e| DriverError::Transient(e.to_string()))?;
-        self.timed(step, async {
-            self.sync.sync().await.map_err(DriverError::Transient)
-        })
-        .await?;
+        self.db()?.put_site(&key);
+        self.timed(step, self.sync()).await?;
+        self.site.lock().expect("site lock").insert(key);
         Ok(Progress::Done)
     }
 }

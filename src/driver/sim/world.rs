@@ -1,6 +1,7 @@
 //! The simulator's world: its machines (MAAS-like status, BMC power and next boot device, the
-//! fingerprint each was deployed with, what is in progress), kept in a sled database in the
-//! state directory (`STATE/sim`) so that a later `plan` observes what the last apply did.
+//! fingerprint each was deployed with, what is in progress), kept in a checksummed log in the
+//! state directory (`STATE/sim.log`, `durable::Log`) so that a later `plan` observes what the
+//! last apply did, and can read it while an apply runs.
 //!
 //! The simulator makes a change durable before it answers `Done` (as a real provisioner
 //! commits before it answers), so after a crash the world is never behind the journal.
@@ -70,94 +71,118 @@ impl Default for Machine {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct World {
     pub machines: BTreeMap<String, Machine>,
-    /// Site preparation steps done.
+    /// Site preparation steps done, sorted.
     pub site: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
-    #[error("cannot open the simulator's world in {0}: {1}")]
-    Open(PathBuf, String),
-    #[error("the simulator's world in {0} is corrupt: {1}")]
+    #[error("the simulator's world {0}")]
+    Log(#[from] crate::durable::LogError),
+    #[error("the simulator's world in {0} is damaged: {1}")]
     Corrupt(PathBuf, String),
-    #[error("cannot write the simulator's world in {0}: {1}")]
-    Write(PathBuf, String),
 }
 
-/// The open database of a world.
+/// One record of the world's log: the latest record of a machine (or a site step) wins.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Rec {
+    Machine { name: String, machine: Machine },
+    Site { key: String },
+}
+
+fn base(state_dir: &Path) -> PathBuf {
+    state_dir.join("sim")
+}
+
+/// Fold the world's records.
+fn fold(raw: Vec<Vec<u8>>, path: &Path) -> Result<World, WorldError> {
+    let mut w = World::default();
+    for (i, bytes) in raw.into_iter().enumerate() {
+        let r: Rec = serde_json::from_slice(&bytes)
+            .map_err(|e| WorldError::Corrupt(path.to_path_buf(), format!("record {i}: {e}")))?;
+        match r {
+            Rec::Machine { name, machine } => {
+                if machine.v != FORMAT_VERSION {
+                    return Err(WorldError::Corrupt(
+                        path.to_path_buf(),
+                        format!("machine record of version {}", machine.v),
+                    ));
+                }
+                w.machines.insert(name, machine);
+            }
+            Rec::Site { key } => w.site.push(key),
+        }
+    }
+    w.site.sort_unstable();
+    w.site.dedup();
+    Ok(w)
+}
+
+/// The open log of a world, for writing (one writer: the apply holding the site lock).
 pub struct Db {
     pub path: PathBuf,
-    pub machines: sled::Tree,
-    pub site: sled::Tree,
-    pub db: sled::Db,
+    log: crate::durable::Log,
 }
 
 impl Db {
-    pub fn open(state_dir: &Path) -> Result<Db, WorldError> {
-        let path = state_dir.join("sim");
-        let e = |x: &dyn std::fmt::Display| WorldError::Open(path.clone(), x.to_string());
-        std::fs::create_dir_all(&path).map_err(|x| e(&x))?;
-        let db = crate::durable::open_db(&path).map_err(|x| e(&x))?;
-        let machines = db.open_tree("machines").map_err(|x| e(&x))?;
-        let site = db.open_tree("site").map_err(|x| e(&x))?;
-        Ok(Db {
-            path,
-            machines,
-            site,
-            db,
-        })
+    /// Open (or create) the world's log in `state_dir`, with the world it holds.
+    pub fn open(state_dir: &Path) -> Result<(Db, World), WorldError> {
+        let (log, raw) = crate::durable::Log::open(&base(state_dir))?;
+        let path = log.path().to_path_buf();
+        let world = fold(raw, &path)?;
+        Ok((Db { path, log }, world))
     }
 
-    pub fn read(&self) -> Result<World, WorldError> {
-        let corrupt =
-            |x: &dyn std::fmt::Display| WorldError::Corrupt(self.path.clone(), x.to_string());
-        let mut w = World::default();
-        for kv in self.machines.iter() {
-            let (k, v) = kv.map_err(|x| corrupt(&x))?;
-            let m: Machine = serde_json::from_slice(&v).map_err(|x| corrupt(&x))?;
-            if m.v != FORMAT_VERSION {
-                return Err(corrupt(&format!("machine record of version {}", m.v)));
-            }
-            w.machines
-                .insert(String::from_utf8_lossy(&k).into_owned(), m);
-        }
-        for kv in self.site.iter() {
-            let (k, _) = kv.map_err(|x| corrupt(&x))?;
-            w.site.push(String::from_utf8_lossy(&k).into_owned());
-        }
-        Ok(w)
+    pub fn put(&self, name: &str, m: &Machine) {
+        let r = Rec::Machine {
+            name: name.to_string(),
+            machine: m.clone(),
+        };
+        self.log
+            .append(&serde_json::to_vec(&r).expect("plain data serializes"));
     }
 
-    pub fn put(&self, name: &str, m: &Machine) -> Result<(), WorldError> {
-        self.machines
-            .insert(
-                name.as_bytes(),
-                serde_json::to_vec(m).expect("plain data serializes"),
-            )
-            .map(|_| ())
-            .map_err(|x| WorldError::Write(self.path.clone(), x.to_string()))
+    pub fn put_site(&self, key: &str) {
+        let r = Rec::Site { key: key.into() };
+        self.log
+            .append(&serde_json::to_vec(&r).expect("plain data serializes"));
+    }
+
+    /// Make every change so far durable.
+    pub async fn sync(&self) -> Result<(), String> {
+        self.log.sync().await
+    }
+
+    /// Record that the world's log is complete up to here.
+    pub fn checkpoint(&self) -> Result<(), WorldError> {
+        Ok(self.log.checkpoint()?)
     }
 }
 
 impl World {
-    /// The world in `state_dir` (empty when there is none yet).
+    /// The world in `state_dir` (empty when there is none yet), read without writing.
     pub fn load(state_dir: &Path) -> Result<World, WorldError> {
-        Db::open(state_dir)?.read()
+        let b = base(state_dir);
+        match crate::durable::read(&b)? {
+            Some(c) => fold(c.records, &b.with_extension("log")),
+            None => Ok(World::default()),
+        }
     }
 
-    /// Replace the world in `state_dir` with this one, durably.
+    /// Replace the world in `state_dir` with this one, durably (tests).
     pub fn save(&self, state_dir: &Path) -> Result<(), WorldError> {
-        let db = Db::open(state_dir)?;
-        let w = |x: &dyn std::fmt::Display| WorldError::Write(db.path.clone(), x.to_string());
-        db.machines.clear().map_err(|x| w(&x))?;
-        db.site.clear().map_err(|x| w(&x))?;
+        let b = base(state_dir);
+        for ext in ["log", "head"] {
+            let _ = std::fs::remove_file(b.with_extension(ext));
+        }
+        let (db, _) = Db::open(state_dir)?;
         for (name, m) in &self.machines {
-            db.put(name, m)?;
+            db.put(name, m);
         }
         for s in &self.site {
-            db.site.insert(s.as_bytes(), &[]).map_err(|x| w(&x))?;
+            db.put_site(s);
         }
-        db.db.flush().map_err(|x| w(&x))?;
-        Ok(())
+        db.checkpoint()
     }
 }
