@@ -283,6 +283,9 @@ fn ipmi_password_is_not_on_the_command_line() {
     );
 }
 
+/// The lab's site, networks and profiles (BMC password from `BMC_TEST_PASSWORD`).
+const LAB_BASE: &str = "schema: drydock/Region/v1\nmetadata: {schema: metadata/Document/v1, name: bmclab}\ndata: {}\n---\nschema: drydock/Network/v1\nmetadata: {schema: metadata/Document/v1, name: oob}\ndata: {cidr: 127.0.0.0/24}\n---\nschema: drydock/Network/v1\nmetadata: {schema: metadata/Document/v1, name: pxe}\ndata: {cidr: 172.16.1.0/24}\n---\nschema: drydock/NetworkLink/v1\nmetadata: {schema: metadata/Document/v1, name: pxe-link}\ndata:\n  trunking: {mode: disabled, default_network: pxe}\n  allowed_networks: [pxe]\n---\nschema: drydock/HardwareProfile/v1\nmetadata: {schema: metadata/Document/v1, name: hw}\ndata: {boot_mode: uefi}\n---\nschema: drydock/HostProfile/v1\nmetadata: {schema: metadata/Document/v1, name: base}\ndata:\n  hardware_profile: hw\n  primary_network: pxe\n  oob: {network: oob, account: admin, credential: 'env:BMC_TEST_PASSWORD'}\n  platform: {image: focal, kernel: ga-20.04}\n  storage:\n    physical_devices:\n      sda:\n        partitions:\n          - {name: root, size: 30g, filesystem: {mountpoint: /}}\n  interfaces:\n    pxe: {device_link: pxe-link, slaves: [eno1], networks: [pxe]}\n---\nschema: drydock/BootAction/v1\nmetadata: {schema: metadata/Document/v1, name: motd}\ndata:\n  assets:\n    - {type: file, path: /etc/motd, permissions: '644', data: hi}\n";
+
 /// A design of four nodes: two Redfish systems behind one sushy, two ipmi_sim BMCs.
 fn lab_design(dir: &Path, s: &Sushy, b1: &IpmiSim, b2: &IpmiSim) {
     let node = |name: &str, oob: String, mac: &str, ip: &str| {
@@ -290,9 +293,7 @@ fn lab_design(dir: &Path, s: &Sushy, b1: &IpmiSim, b2: &IpmiSim) {
             "---\nschema: drydock/BaremetalNode/v1\nmetadata: {{schema: metadata/Document/v1, name: {name}}}\ndata:\n  host_profile: base\n  oob: {oob}\n  metadata: {{boot_mac: '{mac}'}}\n  addressing:\n    - {{network: oob, address: 127.0.0.1}}\n    - {{network: pxe, address: {ip}}}\n"
         )
     };
-    let mut text = String::from(
-        "schema: drydock/Region/v1\nmetadata: {schema: metadata/Document/v1, name: bmclab}\ndata: {}\n---\nschema: drydock/Network/v1\nmetadata: {schema: metadata/Document/v1, name: oob}\ndata: {cidr: 127.0.0.0/24}\n---\nschema: drydock/Network/v1\nmetadata: {schema: metadata/Document/v1, name: pxe}\ndata: {cidr: 172.16.1.0/24}\n---\nschema: drydock/NetworkLink/v1\nmetadata: {schema: metadata/Document/v1, name: pxe-link}\ndata:\n  trunking: {mode: disabled, default_network: pxe}\n  allowed_networks: [pxe]\n---\nschema: drydock/HardwareProfile/v1\nmetadata: {schema: metadata/Document/v1, name: hw}\ndata: {boot_mode: uefi}\n---\nschema: drydock/HostProfile/v1\nmetadata: {schema: metadata/Document/v1, name: base}\ndata:\n  hardware_profile: hw\n  primary_network: pxe\n  oob: {network: oob, account: admin, credential: 'env:BMC_TEST_PASSWORD'}\n  platform: {image: focal, kernel: ga-20.04}\n  storage:\n    physical_devices:\n      sda:\n        partitions:\n          - {name: root, size: 30g, filesystem: {mountpoint: /}}\n  interfaces:\n    pxe: {device_link: pxe-link, slaves: [eno1], networks: [pxe]}\n---\nschema: drydock/BootAction/v1\nmetadata: {schema: metadata/Document/v1, name: motd}\ndata:\n  assets:\n    - {type: file, path: /etc/motd, permissions: '644', data: hi}\n",
-    );
+    let mut text = String::from(LAB_BASE);
     let ca = s.ca_cert.display();
     for (i, sys) in ["node-01", "node-02"].iter().enumerate() {
         let oob = format!(
@@ -465,4 +466,95 @@ fn a_bmc_that_dies_mid_apply_fails_its_node_and_the_rerun_resumes() {
         "{}",
         String::from_utf8_lossy(&p.stdout)
     );
+}
+
+/// A BMC that echoes the login in its 500 error page: the password, `user:password` and the
+/// Basic header's base64 appear nowhere drydock writes — standard output and error (with
+/// debug logs), the journal, the simulator's world, a saved plan.
+#[test]
+fn a_bmc_that_echoes_the_login_leaks_nothing() {
+    let bmc = peers_support::LeakyBmc::start();
+    let d = tempfile::tempdir().unwrap();
+    let password = "Tr0ub4dor&3-leak-canary";
+    let mut text = String::from(LAB_BASE);
+    text.push_str(&format!(
+        "---\nschema: drydock/BaremetalNode/v1\nmetadata: {{schema: metadata/Document/v1, name: leaky-01}}\ndata:\n  host_profile: base\n  oob: {{type: redfish, port: {}, ca_bundle: '{}'}}\n  metadata: {{boot_mac: '52:54:00:00:09:01'}}\n  addressing:\n    - {{network: oob, address: 127.0.0.1}}\n    - {{network: pxe, address: 172.16.1.31}}\n",
+        bmc.port,
+        bmc.ca_cert.display()
+    ));
+    std::fs::write(d.path().join("site.yaml"), text).unwrap();
+    let state = d.path().join("state");
+    let planfile = d.path().join("plan.json");
+    let plan = drydock()
+        .env("BMC_TEST_PASSWORD", password)
+        .args(["plan", "--color", "never", "--out"])
+        .arg(&planfile)
+        .arg(d.path().join("site.yaml"))
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0));
+    let out = apply_cmd(&d.path().join("site.yaml"), &state, "0.001", "1")
+        .env("BMC_TEST_PASSWORD", password)
+        .args(["-vv"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    // The BMC's page did come back, redacted.
+    assert!(
+        stdout.contains("answered 500") && stdout.contains("(redacted)"),
+        "{stdout}\n{}",
+        bmc.log()
+    );
+    let forms = [
+        password.to_string(),
+        format!("admin:{password}"),
+        base64_of(&format!("admin:{password}")),
+    ];
+    let mut places = vec![
+        ("stdout".to_string(), stdout.to_string()),
+        ("stderr".to_string(), stderr.to_string()),
+        (
+            "plan file".to_string(),
+            std::fs::read_to_string(&planfile).unwrap(),
+        ),
+    ];
+    for e in std::fs::read_dir(&state).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            places.push((
+                p.display().to_string(),
+                String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned(),
+            ));
+        }
+    }
+    for (place, text) in &places {
+        for f in &forms {
+            assert!(!text.contains(f.as_str()), "{place} holds `{f}`:\n{text}");
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(state.join("journal.log"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the journal is private");
+}
+
+fn base64_of(s: &str) -> String {
+    let out = std::process::Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(s.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -74,12 +74,12 @@ pub struct Args {
 
 #[derive(clap::Args, Debug)]
 pub struct DestroyArgs {
-    /// Nodes to release
-    #[arg(required = true, value_name = "NODE")]
-    pub nodes: Vec<String>,
-    /// The site's design
-    #[arg(long, required = true, value_name = "DESIGN")]
+    /// The site's design (files or directories)
+    #[arg(required = true, value_name = "DESIGN")]
     pub design: Vec<PathBuf>,
+    /// A node to release (repeatable)
+    #[arg(long = "node", required = true, value_name = "NODE")]
+    pub nodes: Vec<String>,
     #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
@@ -223,6 +223,13 @@ pub fn destroy(a: DestroyArgs) -> CliResult {
     let signals = install_signals(&rt)?;
     let settings = a.run.settings()?;
     let (mut planned, lock) = locked_plan(&a.design, &a.plan, &rt)?;
+    for n in &a.nodes {
+        if planned.loaded.site.node(n).is_some() {
+            eprintln!(
+                "warning: node {n} is still in the design: the next apply will deploy it again (remove it from the design, and apply with --destroy-removed, to retire it)"
+            );
+        }
+    }
     planned.plan = crate::plan::destroy(
         &planned.loaded.site,
         &planned.observed,

@@ -109,6 +109,11 @@ pub fn make(
     })
 }
 
+/// `p` made absolute (against the current directory), without resolving links.
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
 pub fn run(a: Args) -> CliResult {
     let rt = session::runtime(false);
     let loaded = session::load(&a.paths, a.plan.color)?;
@@ -144,8 +149,9 @@ pub fn run(a: Args) -> CliResult {
     let _ = out.write_all(text.as_bytes());
     if let Some(file) = &a.out {
         let saved = crate::cli::planfile::SavedPlan {
-            paths: planned.loaded.paths.clone(),
-            state: planned.session.state_dir.clone(),
+            // Absolute, so the plan applies from any directory.
+            paths: planned.loaded.paths.iter().map(|p| absolute(p)).collect(),
+            state: absolute(&planned.session.state_dir),
             plan: p.clone(),
         };
         saved

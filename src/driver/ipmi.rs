@@ -100,18 +100,31 @@ impl Ipmi {
         }
     }
 
-    /// Run `ipmitool` with `args` against the node's BMC; stdout on success.
+    /// Run `ipmitool` with `args` against the node's BMC; stdout on success. Errors are
+    /// scrubbed of the password's forms (ipmitool or a BMC may echo it).
     async fn run(&self, node: &NodeSpec, args: &[&str]) -> DriverResult<String> {
+        let password = match &node.oob.credential {
+            Some(s) => credential::resolve(s)?,
+            None => String::new(),
+        };
+        let scrub = credential::Scrub::new(node.oob.account.as_deref().unwrap_or(""), &password);
+        self.ipmitool(node, args, password)
+            .await
+            .map_err(|e| scrub.error(e))
+    }
+
+    async fn ipmitool(
+        &self,
+        node: &NodeSpec,
+        args: &[&str],
+        password: String,
+    ) -> DriverResult<String> {
         let bmc = node.oob.endpoint(623);
         let Some(address) = node.oob.address else {
             return Err(DriverError::Permanent(format!(
                 "{} has no BMC address (a static address on its oob network)",
                 node.name
             )));
-        };
-        let password = match &node.oob.credential {
-            Some(s) => credential::resolve(s)?,
-            None => String::new(),
         };
         let _serial = self.endpoints.lock(&bmc).await;
         let mut cmd = Command::new(&self.options.ipmitool);

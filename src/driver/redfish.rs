@@ -146,7 +146,8 @@ impl Redfish {
         Ok(format!("https://{}", node.oob.endpoint(443)))
     }
 
-    /// One request, with errors classified and messages free of credentials.
+    /// One request, with errors classified and messages free of credentials (a BMC may echo
+    /// the login in its error page: every error is scrubbed of the secret's forms).
     async fn call(
         &self,
         node: &NodeSpec,
@@ -154,16 +155,31 @@ impl Redfish {
         path: &str,
         body: Option<Value>,
     ) -> DriverResult<Value> {
-        let url = format!("{}{path}", Redfish::base(node)?);
         let account = node.oob.account.clone().unwrap_or_default();
         let password = match &node.oob.credential {
             Some(s) => credential::resolve(s)?,
             None => String::new(),
         };
+        let scrub = credential::Scrub::new(&account, &password);
+        self.request(node, method, path, body, &account, password)
+            .await
+            .map_err(|e| scrub.error(e))
+    }
+
+    async fn request(
+        &self,
+        node: &NodeSpec,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        account: &str,
+        password: String,
+    ) -> DriverResult<Value> {
+        let url = format!("{}{path}", Redfish::base(node)?);
         let mut req = self
             .client(node)?
             .request(method.clone(), &url)
-            .basic_auth(&account, Some(password))
+            .basic_auth(account, Some(password))
             .header("Accept", "application/json");
         if let Some(b) = body {
             req = req.json(&b);

@@ -976,3 +976,82 @@ impl Drop for IpmiSim {
         kill_child(&mut self.child);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A leaky BMC: HTTPS, and every request answered 500 with an error page that echoes the login
+
+/// A Redfish endpoint that answers everything with `500` and an error page repeating the login
+/// it was sent — the user, the password, and the `Authorization` header — as some BMCs do. For
+/// the test that a secret a peer echoes never reaches drydock's output, logs or journal.
+pub struct LeakyBmc {
+    pub port: u16,
+    pub ca_cert: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl LeakyBmc {
+    pub fn start() -> LeakyBmc {
+        let dir = temp_dir("drydock-leaky-");
+        let d = dir.path();
+        make_certificates(d);
+        let script = d.join("leaky.py");
+        write_file(
+            &script,
+            "import base64, http.server, json, ssl, sys\n\
+             port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def answer(self):\n\
+             \x20       auth = self.headers.get('Authorization', '')\n\
+             \x20       login = base64.b64decode(auth.split(' ', 1)[-1]).decode() if ' ' in auth else ''\n\
+             \x20       body = json.dumps({'error': {'message': 'login ' + login + ' rejected (Authorization: ' + auth + ')', '@Message.ExtendedInfo': [{'Message': 'password ' + login.split(':', 1)[-1] + ' is wrong'}]}}).encode()\n\
+             \x20       self.send_response(500)\n\
+             \x20       self.send_header('Content-Type', 'application/json')\n\
+             \x20       self.send_header('Content-Length', str(len(body)))\n\
+             \x20       self.end_headers()\n\
+             \x20       self.wfile.write(body)\n\
+             \x20   do_GET = do_POST = do_PATCH = answer\n\
+             \x20   def log_message(self, *a):\n\
+             \x20       pass\n\
+             s = http.server.HTTPServer(('127.0.0.1', port), H)\n\
+             c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+             c.load_cert_chain(cert, key)\n\
+             s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+             s.serve_forever()\n",
+        );
+        let log = d.join("leaky.log");
+        for _ in 0..PORT_ATTEMPTS {
+            let port = free_tcp_port();
+            let mut cmd = Command::new(sushy_bin_dir().join("python"));
+            cmd.arg(&script)
+                .arg(port.to_string())
+                .arg(d.join("bmc.pem"))
+                .arg(d.join("bmc.key"));
+            let mut child = spawn_logged(&mut cmd, &log);
+            match wait_bound(&mut child, Proto::Tcp, port, "the leaky BMC", &log) {
+                Bound::Lost => continue,
+                Bound::Yes => {
+                    return LeakyBmc {
+                        port,
+                        ca_cert: d.join("ca.pem"),
+                        log,
+                        child: Some(child),
+                        _dir: dir,
+                    };
+                }
+            }
+        }
+        panic!("the leaky BMC: every port tried was taken by another process");
+    }
+
+    pub fn log(&self) -> String {
+        read_log(&self.log)
+    }
+}
+
+impl Drop for LeakyBmc {
+    fn drop(&mut self) {
+        kill_child(&mut self.child);
+    }
+}
