@@ -151,6 +151,27 @@ impl SourceMap {
     }
 }
 
+/// `s` safe to print on a terminal: control characters (an ESC that would clear the screen or
+/// recolour it, a carriage return that would overwrite a line) are written as escapes
+/// (`\u{1b}`); newlines and tabs stay. Text from design files and from peers goes through it
+/// in human output.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// A stable hex digest (SHA-256, first 16 bytes) of some bytes: content hashes, fingerprints
 /// and task ids.
 pub fn digest(bytes: &[u8]) -> String {

@@ -187,7 +187,11 @@ fn out_saves_a_plan_that_reads_back() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Saved the plan to"), "{out}");
     let saved = SavedPlan::read(&file).expect("the saved plan reads back");
-    assert_eq!(saved.paths, [Path::new("designs/demo")]);
+    // Absolute: the plan applies from any directory.
+    assert_eq!(
+        saved.paths,
+        [Path::new(env!("CARGO_MANIFEST_DIR")).join("designs/demo")]
+    );
     assert_eq!(saved.state, state.path());
     assert_eq!(saved.plan.format_version, 1);
     assert_eq!(saved.plan.tasks.len(), 2 + 3 * 8);

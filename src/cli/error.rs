@@ -43,9 +43,9 @@ impl CliError {
         if self.message.is_empty() {
             return String::new();
         }
-        let mut s = format!("error: {}\n", self.message);
+        let mut s = format!("error: {}\n", crate::source::printable(&self.message));
         if let Some(h) = &self.help {
-            s.push_str(&format!("  help: {h}\n"));
+            s.push_str(&format!("  help: {}\n", crate::source::printable(h)));
         }
         s
     }

@@ -20,6 +20,15 @@ macro_rules! outln {
     }};
 }
 
+/// `outln!` for lines that carry text from design files or peers: terminal control
+/// characters in it are escaped (`source::printable`).
+macro_rules! outln_clean {
+    ($($t:tt)*) => {{
+        let line = format!($($t)*);
+        outln!("{}", $crate::source::printable(&line));
+    }};
+}
+
 mod apply;
 pub mod error;
 mod explain;
@@ -99,22 +108,45 @@ fn init_logging(verbose: u8, format: LogFormat) {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check site designs: schemas and every semantic rule
+    #[command(
+        after_help = "Exit codes: 0 no errors (warnings allowed unless --deny-warnings); 1 errors found, or drydock could not run (bad arguments, a path that does not exist, no design files)."
+    )]
     Validate(validate::Args),
     /// List the validation rules
+    #[command(after_help = "Exit codes: 0; 1 on bad arguments.")]
     Rules(rules::Args),
     /// Explain a rule, with a failing and a fixed example
+    #[command(after_help = "Exit codes: 0; 1 for an unknown rule or bad arguments.")]
     Explain(explain::Args),
     /// Show what an apply would do to the site, and why
+    #[command(
+        after_help = "Exit codes: 0 success (with --detailed-exitcode: and nothing to do); 2 only with --detailed-exitcode: the plan has changes; 1 any error (a mistyped path or flag, an invalid design, an unreadable or damaged state)."
+    )]
     Plan(plan::Args),
     /// Carry out a plan (or plan and carry it out), resuming where an earlier apply stopped
+    #[command(
+        after_help = "Exit codes: 0 every node done (or nothing to do); 1 some node failed, or any error; 130 cancelled by Ctrl-C (SIGINT), 143 by SIGTERM, 129 by SIGHUP."
+    )]
     Apply(apply::Args),
     /// Release nodes (power off, erase): plans DestroyNode for them and applies it
+    #[command(
+        after_help = "Exit codes: as apply: 0 done; 1 failed or any error; 130/143/129 cancelled by SIGINT/SIGTERM/SIGHUP."
+    )]
     Destroy(apply::DestroyArgs),
     /// Per node: provisioning state, last task, last error
+    #[command(
+        after_help = "Exit codes: 0; 1 on any error (no state at that path, a damaged state, an invalid design)."
+    )]
     Status(status::StatusArgs),
-    /// The task journal, with timings; with an ID, one task's steps
+    /// The task journal, with timings; with --task ID, one task's steps
+    #[command(
+        after_help = "Exit codes: 0; 1 on any error (no state at that path, a damaged state, no or several tasks matching --task)."
+    )]
     Tasks(status::TasksArgs),
     /// Remove the site lock left by an apply whose process is gone (refused while it runs)
+    #[command(
+        after_help = "Exit codes: 0 removed (or there was none); 1 the holder is alive on this host (use --force only if you know it is wedged), or any error."
+    )]
     ForceUnlock(status::UnlockArgs),
     /// Check, back up or rebuild the state directory
     #[command(subcommand)]

@@ -49,7 +49,7 @@ pub async fn show(mut rx: mpsc::UnboundedReceiver<Event>, mode: ProgressMode, to
                         format!("{node}: {}", outcome_text(outcome))
                     }
                 };
-                eprintln!("[{t:8.2}s] {line}");
+                eprintln!("[{t:8.2}s] {}", crate::source::printable(&line));
             }
         }
         ProgressMode::Fancy => {
@@ -108,7 +108,10 @@ pub async fn show(mut rx: mpsc::UnboundedReceiver<Event>, mode: ProgressMode, to
                         }
                         if outcome.failed() {
                             failed += 1;
-                            let _ = multi.println(format!("  {node}: {}", outcome_text(outcome)));
+                            let _ = multi.println(crate::source::printable(&format!(
+                                "  {node}: {}",
+                                outcome_text(outcome)
+                            )));
                         }
                         overall.inc(1);
                         overall.set_message(format!("({failed} failed, {retries} retries)"));
@@ -171,13 +174,17 @@ pub fn summary(r: &ApplyResult, color: bool) -> String {
             ),
         };
         s.push_str(&format!(
-            "{:<width$}  {}  {detail}\n",
-            n.node,
-            paint(code, &format!("{res:<12}"))
+            "{:<width$}  {}  {}\n",
+            crate::source::printable(&n.node),
+            paint(code, &format!("{res:<12}")),
+            crate::source::printable(&detail)
         ));
     }
     if let Some(e) = &r.site_error {
-        s.push_str(&format!("\nsite: FAILED: {e}\n"));
+        s.push_str(&format!(
+            "\nsite: FAILED: {}\n",
+            crate::source::printable(e)
+        ));
     }
     let ok = r.nodes.iter().filter(|n| n.outcome.ok()).count();
     let verdict = match r.outcome {

@@ -92,7 +92,7 @@ pub fn status(a: StatusArgs) -> CliResult {
     }
     names.sort();
     let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
-    outln!(
+    outln_clean!(
         "{:<width$}  {:<22}  {:<7}  {:<24}  LAST ERROR",
         "NODE",
         "STATE",
@@ -116,7 +116,7 @@ pub fn status(a: StatusArgs) -> CliResult {
         } else {
             " (not in design)"
         };
-        outln!(
+        outln_clean!(
             "{:<width$}  {:<22}  {:<7}  {:<24}  {err}{in_design}",
             name,
             o.status.as_str(),
@@ -128,7 +128,7 @@ pub fn status(a: StatusArgs) -> CliResult {
         let how = outcome.map_or("did not finish (interrupted)".to_string(), |o| {
             format!("{o:?}").to_lowercase()
         });
-        outln!(
+        outln_clean!(
             "\nLast apply: run {run}, {how}. Completed applies: {}.",
             s.journal.epoch
         );
@@ -158,7 +158,7 @@ pub fn tasks(a: TasksArgs) -> CliResult {
                 "give more of the id; `drydock tasks DESIGN` lists them",
             ));
         };
-        outln!(
+        outln_clean!(
             "task      {}\nkind      {}\nnode      {}\nstate     {:?}\nrun       {}\nattempts  {}",
             t.id,
             t.kind,
@@ -168,23 +168,23 @@ pub fn tasks(a: TasksArgs) -> CliResult {
             t.attempts
         );
         if let Some(st) = t.started_ms {
-            outln!("started   {}", format_time(st));
+            outln_clean!("started   {}", format_time(st));
         }
         if let (Some(st), Some(f)) = (t.started_ms, t.finished_ms) {
-            outln!("took      {:.3}s", (f.saturating_sub(st)) as f64 / 1000.0);
+            outln_clean!("took      {:.3}s", (f.saturating_sub(st)) as f64 / 1000.0);
         }
         if let Some(e) = &t.error {
-            outln!("error     {e}");
+            outln_clean!("error     {e}");
         }
         for (step, ms, calls) in &t.steps {
-            outln!(
+            outln_clean!(
                 "  {step:<22} {:>9.3}s  {calls} call(s)",
                 *ms as f64 / 1000.0
             );
         }
         return Ok(exit::OK);
     }
-    outln!(
+    outln_clean!(
         "{:<16}  {:<12}  {:<16}  {:<10}  {:>9}  ERROR",
         "ID",
         "KIND",
@@ -197,7 +197,7 @@ pub fn tasks(a: TasksArgs) -> CliResult {
             (Some(a), Some(b)) => format!("{:.3}", b.saturating_sub(a) as f64 / 1000.0),
             _ => "-".into(),
         };
-        outln!(
+        outln_clean!(
             "{:<16}  {:<12}  {:<16}  {:<10}  {:>9}  {}",
             &t.id.0[..16.min(t.id.0.len())],
             t.kind.as_str(),
@@ -213,8 +213,8 @@ pub fn tasks(a: TasksArgs) -> CliResult {
 pub fn force_unlock(a: UnlockArgs) -> CliResult {
     let (dir, _) = a.at.find()?;
     match crate::state::lock::force_unlock(&dir, a.force) {
-        Ok(Some(h)) => outln!("Removed the site lock held by {h}."),
-        Ok(None) => outln!("There was no site lock in {}.", dir.display()),
+        Ok(Some(h)) => outln_clean!("Removed the site lock held by {h}."),
+        Ok(None) => outln_clean!("There was no site lock in {}.", dir.display()),
         Err(crate::state::lock::LockError::Live(h)) => {
             return Err(CliError::new(
                 format!(

@@ -32,11 +32,31 @@ pub struct Design {
 
 impl Design {
     /// A hash of every file's path and content: a plan records it, and apply refuses a plan
-    /// made from another design.
+    /// made from another design. Paths count relative to the directory that holds them all, so
+    /// the same design named from elsewhere (`designs/demo`, `/repo/designs/demo`) hashes the
+    /// same.
     pub fn content_hash(&self) -> String {
+        let dirs: Vec<&Path> = self
+            .sources
+            .files()
+            .map(|(_, f)| f.path.parent().unwrap_or(Path::new("")))
+            .collect();
+        let common: Vec<std::path::Component> = dirs.first().map_or(Vec::new(), |first| {
+            let mut c: Vec<_> = first.components().collect();
+            for d in &dirs[1..] {
+                let n = c
+                    .iter()
+                    .zip(d.components())
+                    .take_while(|(a, b)| *a == b)
+                    .count();
+                c.truncate(n);
+            }
+            c
+        });
         let mut bytes = Vec::new();
         for (_, f) in self.sources.files() {
-            bytes.extend_from_slice(f.path.to_string_lossy().as_bytes());
+            let rel: std::path::PathBuf = f.path.components().skip(common.len()).collect();
+            bytes.extend_from_slice(rel.to_string_lossy().as_bytes());
             bytes.push(0);
             bytes.extend_from_slice(&(f.text.len() as u64).to_le_bytes());
             bytes.extend_from_slice(f.text.as_bytes());

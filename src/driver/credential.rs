@@ -119,7 +119,10 @@ mod tests {
             assert!(!clean.contains(form), "{clean}");
         }
         assert!(clean.contains("Basic (redacted)"), "{clean}");
-        assert_eq!(Scrub::new("admin", "").text("nothing to hide"), "nothing to hide");
+        assert_eq!(
+            Scrub::new("admin", "").text("nothing to hide"),
+            "nothing to hide"
+        );
     }
 
     #[test]

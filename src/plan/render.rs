@@ -3,6 +3,7 @@
 //! the summary line. Pure string building; colour is the caller's choice.
 
 use crate::plan::{Action, NodeChange, Plan, Reason, SiteAction, TaskKind};
+use crate::source::printable;
 
 pub struct Style {
     pub color: bool,
@@ -24,8 +25,12 @@ fn value(v: &Option<String>) -> String {
     }
 }
 
-/// One reason, as an indented line.
+/// One reason, as an indented line (terminal control characters from the design escaped).
 pub fn reason(r: &Reason) -> String {
+    printable(&reason_text(r)).into_owned()
+}
+
+fn reason_text(r: &Reason) -> String {
     match r {
         Reason::Status { status } => format!("status: {}", status.as_str()),
         Reason::PreviousFailure { at, error } => {
@@ -62,6 +67,10 @@ pub fn reason(r: &Reason) -> String {
 }
 
 fn headline(n: &NodeChange) -> String {
+    printable(&headline_text(n)).into_owned()
+}
+
+fn headline_text(n: &NodeChange) -> String {
     match n.action {
         Action::NoOp => format!("{} is up to date", n.node),
         Action::Deploy => format!("{} will be deployed", n.node),
@@ -85,12 +94,12 @@ pub fn human(plan: &Plan, style: &Style) -> String {
     if !plan.has_changes() {
         out.push_str(&format!(
             "No changes. Site `{}` matches its design.\n",
-            plan.site
+            printable(&plan.site)
         ));
     } else {
         out.push_str(&format!(
             "drydock will perform the following actions on site `{}`:\n",
-            plan.site
+            printable(&plan.site)
         ));
     }
     if !plan.site_changes.is_empty() {
@@ -101,7 +110,11 @@ pub fn human(plan: &Plan, style: &Style) -> String {
                 SiteAction::Update => ("~", "33"),
                 SiteAction::Delete => ("-", "31"),
             };
-            out.push_str(&format!("  {} {}\n", paint(style, color, sym), c.object));
+            out.push_str(&format!(
+                "  {} {}\n",
+                paint(style, color, sym),
+                printable(&c.object)
+            ));
             for r in &c.changes {
                 let line = match (c.action, r) {
                     // A new object: its fields, `name = value`, without the object prefix.
@@ -125,7 +138,7 @@ pub fn human(plan: &Plan, style: &Style) -> String {
                     }
                     _ => reason(r),
                 };
-                out.push_str(&format!("      {line}\n"));
+                out.push_str(&format!("      {}\n", printable(&line)));
             }
         }
     }
@@ -134,7 +147,7 @@ pub fn human(plan: &Plan, style: &Style) -> String {
         if rack != Some(&n.rack) {
             rack = Some(&n.rack);
             match &n.rack {
-                Some(r) => out.push_str(&format!("\nRack {r}:\n")),
+                Some(r) => out.push_str(&format!("\nRack {}:\n", printable(r))),
                 None => out.push_str("\nNo rack:\n"),
             }
         }
