@@ -12,6 +12,7 @@ export DRYDOCK_PEERS="${DRYDOCK_PEERS:-$PWD/.peers}"
 
 cargo build --locked --all-targets
 # Benchmarks are built above but not run (`cargo bench` runs them).
-cargo test --locked --lib --bins --tests --examples -- --test-threads="${TEST_THREADS:-2}"
+# --no-fail-fast: one failing test binary does not hide the others' results.
+cargo test --locked --no-fail-fast --lib --bins --tests --examples -- --test-threads="${TEST_THREADS:-2}"
 # Doc tests are not part of --all-targets.
-cargo test --locked --doc
+cargo test --locked --no-fail-fast --doc

@@ -439,22 +439,26 @@ fn sigkill_while_nodes_are_mid_deploy_reruns_only_interrupted_tasks() {
     check_reruns_shown(state, what, &before);
 }
 
-/// Crashes during the resume too: every run is killed after a short, varying time until one
-/// completes on its own. Each run must make progress, so this ends.
+/// Crashes during the resume too: every run is killed after a varying number of tasks it
+/// finished (each progress line printed once the transition is durable, so every run makes
+/// progress) until one completes on its own. Events, not times: a busy machine only makes it
+/// slower.
 #[test]
 fn repeated_sigkills_during_resumes_still_converge() {
     let d = tempfile::tempdir().unwrap();
     let state = d.path();
-    let delays = [120, 250, 90, 300, 180, 400, 60, 220];
+    let after_tasks = [2, 5, 1, 7, 3, 9, 1, 4];
     let mut before = Journal::default();
     let mut completed = false;
     let mut killed = 0;
-    for (i, ms) in delays.iter().cycle().take(24).enumerate() {
-        let what = format!("run {i}, killed after {ms} ms");
-        let k = kill_after(
+    for (i, n) in after_tasks.iter().cycle().take(24).enumerate() {
+        let what = format!("run {i}, killed after {n} tasks succeeded");
+        let k = kill_when(
             state,
             &["--sim-time-scale", SCALE],
-            Duration::from_millis(*ms),
+            Duration::ZERO,
+            Duration::from_secs(120),
+            |lines| lines.iter().filter(|l| l.ends_with(" succeeded")).count() >= *n,
         );
         let (rs, j) = after_kill(state, &what);
         if !k.by_signal {
