@@ -349,11 +349,28 @@ data:
 }
 
 #[test]
-fn dd002_unknown_rack_is_only_a_warning() {
+fn dd002_unknown_rack_is_only_a_note() {
     let n3 = node3("metadata: {rack: r9, boot_mac: '52:54:00:00:00:03'}");
     check("DD002", &n3, 1);
     let f = &findings("DD002", &n3)[0];
-    assert!(!f.is_error() && f.message.contains("rack `r9`"), "{f:#?}");
+    assert!(
+        f.severity == drydock::diag::Severity::Note && f.message.contains("rack `r9`"),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn dd002_an_undefined_rack_is_one_note_naming_every_node() {
+    let mut docs = String::new();
+    for i in 3..8 {
+        docs.push_str(&format!(
+            "---\nschema: drydock/BaremetalNode/v1\nmetadata: {{schema: metadata/Document/v1, name: n{i}}}\ndata:\n  host_profile: base\n  metadata: {{rack: r9, boot_mac: '52:54:00:00:00:0{i}'}}\n  addressing:\n    - {{network: oob, address: 172.16.0.1{i}}}\n    - {{network: pxe, address: dhcp}}\n    - {{network: mgmt, address: 172.16.2.1{i}}}\n"
+        ));
+    }
+    let all = findings("DD002", &docs);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].nodes, ["n3", "n4", "n5", "n6", "n7"]);
+    assert_eq!(all[0].related.len(), 3, "the other places it is written");
 }
 
 // DD003 duplicate-names

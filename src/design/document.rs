@@ -309,8 +309,9 @@ pub fn lint(root: &Node, text: &str, out: &mut Vec<Finding>) {
                         "quote it (`'{s}'`) if you mean the string, or write `true`/`false`"
                     )),
                 );
-            } else if crate::design::schema::is_mac(s) && s.contains(':') {
-                // Any colon-separated MAC: the form YAML 1.1 reads as a base-60 integer.
+            } else if is_yaml11_sexagesimal(s) {
+                // Only a MAC that YAML 1.1 really reads as a base-60 integer: one with a hex
+                // letter, or a group over 59, stays a string there too.
                 out.push(
                     Finding::warning(
                         "DD000",
@@ -395,6 +396,22 @@ fn is_plain(n: &Node, text: &str) -> bool {
     )
 }
 
+/// Whether a colon-separated MAC is a base-60 integer to a YAML 1.1 reader: PyYAML's int
+/// resolver, `[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+`, on the six groups of a MAC (the first must not
+/// start with `0`, every other one is decimal and at most 59).
+pub fn is_yaml11_sexagesimal(s: &str) -> bool {
+    if !crate::design::schema::is_mac(s) || !s.contains(':') {
+        return false;
+    }
+    let groups: Vec<&str> = s.split(':').collect();
+    groups.len() == 6
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()))
+        && !groups[0].starts_with('0')
+        && groups[1..]
+            .iter()
+            .all(|g| g.parse::<u32>().is_ok_and(|v| v <= 59))
+}
+
 fn is_yaml11_bool(s: &str) -> bool {
     matches!(
         s,
@@ -457,9 +474,18 @@ mod tests {
     }
 
     #[test]
+    fn only_base_60_macs_are_traps() {
+        assert!(is_yaml11_sexagesimal("52:54:00:12:34:56"));
+        assert!(!is_yaml11_sexagesimal("52:54:00:ab:34:56"));
+        assert!(!is_yaml11_sexagesimal("02:54:00:12:34:56"));
+        assert!(!is_yaml11_sexagesimal("52:54:00:12:34:60"));
+        assert!(!is_yaml11_sexagesimal("52-54-00-12-34-56"));
+    }
+
+    #[test]
     fn yaml_traps_are_warned() {
         let (_, f) = check(
-            "schema: drydock/Network/v1\nmetadata: {name: x}\ndata:\n  a: yes\n  b: 'yes'\n  c: 52:54:00:00:00:01\n  d: '52:54:00:00:00:01'\n  a: 1\n",
+            "schema: drydock/Network/v1\nmetadata: {name: x}\ndata:\n  a: yes\n  b: 'yes'\n  c: 52:54:00:00:00:01\n  d: '52:54:00:00:00:01'\n  e: 52:54:00:ab:00:01\n  g: 00:54:00:00:00:01\n  h: 52:54:00:00:00:61\n  a: 1\n",
         );
         let msgs: Vec<_> = f.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(f.len(), 3, "{msgs:?}");

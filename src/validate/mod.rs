@@ -93,8 +93,9 @@ impl Report {
     pub fn errors(&self) -> usize {
         self.findings.iter().filter(|f| f.is_error()).count()
     }
+    /// Warnings only: notes are never counted as failures.
     pub fn warnings(&self) -> usize {
-        self.findings.len() - self.errors()
+        self.findings.iter().filter(|f| f.is_warning()).count()
     }
 
     /// The site, if no finding is an error.
