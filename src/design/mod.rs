@@ -19,8 +19,9 @@ use crate::source::{FileId, Loc, SourceFile, SourceMap};
 #[derive(Debug, Default)]
 pub struct Design {
     pub sources: SourceMap,
-    /// Drydock documents in file order, then document order. Documents that failed their
-    /// schema are here with `schema_valid == false`.
+    /// Drydock documents in file order, then document order. Values that failed their schema
+    /// are removed from `data`; a document whose top level failed is here with
+    /// `schema_valid == false`.
     pub documents: Vec<Document>,
     /// Documents of other tools (`pegleg/…`, `deckhand/…`), skipped.
     pub foreign: usize,
@@ -271,7 +272,9 @@ fn parse_file(id: FileId, text: &str) -> FileResult {
                 if let (yaml::Value::Map(m), true) = (&mut root.value, d.data.is_null()) {
                     d.data = m.take(key).unwrap_or(d.data);
                 }
-                d.schema_valid = schema::check(d.kind, &d.name.v, &d.data, key, &mut r.findings);
+                d.schema_valid =
+                    schema::check(d.kind, &d.name.v, &mut d.data, key, &mut r.findings)
+                        != schema::Verdict::LeftOut;
                 r.documents.push(*d);
             }
             document::Classified::Foreign => r.foreign += 1,
