@@ -29,6 +29,9 @@ pub struct Design {
     pub findings: Vec<Finding>,
     /// Where secret values (literal credentials) are written: renderers mask them.
     pub secrets: Vec<Loc>,
+    /// Files and directories of the design that could not be read (each also an error
+    /// finding): the design may be missing parts, and nothing should act on it.
+    pub unread: Vec<PathBuf>,
 }
 
 impl Design {
@@ -43,6 +46,11 @@ impl Design {
             bytes.extend_from_slice(f.text.as_bytes());
         }
         crate::source::digest(&bytes)
+    }
+
+    /// Whether every file and directory of the design could be read.
+    pub fn is_complete(&self) -> bool {
+        self.unread.is_empty()
     }
 
     /// The document whose text contains `loc`, if any.
@@ -65,24 +73,45 @@ pub fn load(paths: &[PathBuf]) -> Result<Design, PathError> {
     let (files, issues) = files::discover(paths)?;
     let mut design = Design::default();
     for issue in issues {
+        let loses = issue.loses_files();
         let (path, msg, help) = match issue {
             files::WalkIssue::SymlinkLoop(p) => (
                 p,
                 "directory reached again through a symbolic link: skipped".to_string(),
                 "this is a symlink loop or a second link to a directory already read; remove the link",
             ),
-            files::WalkIssue::Unreadable(p, e) => {
-                (p, format!("cannot be read: {e}"), "check the permissions")
-            }
+            files::WalkIssue::Unreadable(p, e) => (
+                p,
+                format!("cannot be read: {e}; the design may be missing documents"),
+                "give drydock read permission on it (or remove it from the design)",
+            ),
+            files::WalkIssue::NotRegular(p, what) => (
+                p,
+                format!(
+                    "is {what}, not a regular file: not read; the design may be missing documents"
+                ),
+                "design files must be regular files: replace it with one, or remove it",
+            ),
         };
+        if loses {
+            design.unread.push(path.clone());
+        }
         let id = design.sources.add(SourceFile::new(path, String::new()));
-        design
-            .findings
-            .push(Finding::warning("DD000", Loc::new(id, 0, 0), msg).help(help));
+        let loc = Loc::new(id, 0, 0);
+        let f = if loses {
+            Finding::error("DD000", loc, msg)
+        } else {
+            Finding::warning("DD000", loc, msg)
+        };
+        design.findings.push(f.help(help));
     }
     let mut texts = Vec::with_capacity(files.len());
     for path in files {
         let (text, finding) = read(&path);
+        let unreadable = finding.as_ref().is_some_and(|p| p.3);
+        if unreadable {
+            design.unread.push(path.clone());
+        }
         let id = design.sources.add(SourceFile::new(path, text));
         if let Some((msg, help, offset, sev_error)) = finding {
             let loc = Loc::new(id, offset, 0);
@@ -116,31 +145,28 @@ type ReadProblem = (String, &'static str, usize, bool);
 
 /// Read a file as UTF-8 text; on failure the text is what can be shown and the problem says why.
 fn read(path: &Path) -> (String, Option<ReadProblem>) {
-    if let Ok(m) = std::fs::metadata(path)
-        && m.len() as usize > yaml::MAX_FILE_BYTES
-    {
-        let mb = m.len() as f64 / 1e6;
-        return (
-            String::new(),
-            Some((
-                format!("file is {mb:.0} MB; drydock reads design files of up to 64 MiB"),
-                "split the design into several files (a directory is read recursively)",
-                0,
-                true,
-            )),
-        );
-    }
-    let bytes = match std::fs::read(path) {
+    let problem = |msg: String, help: &'static str| (String::new(), Some((msg, help, 0, true)));
+    let bytes = match files::read_limited(path, yaml::MAX_FILE_BYTES) {
         Ok(b) => b,
-        Err(e) => {
-            return (
-                String::new(),
-                Some((
-                    format!("cannot be read: {e}"),
-                    "check the path and its permissions",
-                    0,
-                    true,
-                )),
+        Err(files::ReadError::TooLarge(n)) => {
+            return problem(
+                format!(
+                    "file is {:.0} MB or more; drydock reads design files of up to 64 MiB",
+                    n as f64 / 1e6
+                ),
+                "split the design into several files (a directory is read recursively)",
+            );
+        }
+        Err(files::ReadError::NotRegular(what)) => {
+            return problem(
+                format!("is {what}, not a regular file: not read"),
+                "design files must be regular files: replace it with one, or remove it",
+            );
+        }
+        Err(files::ReadError::Io(e)) => {
+            return problem(
+                format!("cannot be read: {e}"),
+                "check the path and its permissions",
             );
         }
     };
