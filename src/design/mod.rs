@@ -4,6 +4,7 @@
 
 pub mod document;
 pub mod files;
+pub mod render;
 pub mod schema;
 pub mod yaml;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 pub use document::{DocId, Document, Form, Kind};
 pub use files::PathError;
 
+use crate::design::yaml::Node;
 use crate::diag::Finding;
 use crate::source::{FileId, Loc, SourceFile, SourceMap};
 
@@ -32,6 +34,9 @@ pub struct Design {
     /// Files and directories of the design that could not be read (each also an error
     /// finding): the design may be missing parts, and nothing should act on it.
     pub unread: Vec<PathBuf>,
+    /// What rendering did, when the documents were layered (Deckhand): where each value came
+    /// from. `None` for a plain design.
+    pub provenance: Option<render::Provenance>,
 }
 
 impl Design {
@@ -46,6 +51,19 @@ impl Design {
             bytes.extend_from_slice(f.text.as_bytes());
         }
         crate::source::digest(&bytes)
+    }
+
+    /// Whether a value came from the secret store (a `deckhand/Passphrase/v1` or another
+    /// secret document substituted into the design) rather than being written in it.
+    pub fn from_secret_store(&self, loc: Loc) -> bool {
+        self.provenance.as_ref().is_some_and(|p| p.is_secret(loc))
+    }
+
+    /// Add to a finding how its value arrived through layering and substitution.
+    pub fn annotate(&self, f: &mut Finding) {
+        if let Some(p) = &self.provenance {
+            p.annotate(f);
+        }
     }
 
     /// Whether every file and directory of the design could be read.
@@ -70,7 +88,21 @@ impl Design {
 /// Load every design file under `paths`. Fails only when a path does not exist or no design
 /// file is found; every problem inside a file is a finding.
 pub fn load(paths: &[PathBuf]) -> Result<Design, PathError> {
+    load_with(paths, LoadOptions::default())
+}
+
+/// [`load`] with options.
+pub fn load_with(paths: &[PathBuf], options: LoadOptions) -> Result<Design, PathError> {
     let (files, issues) = files::discover(paths)?;
+    load_files(files, issues, options)
+}
+
+/// Load the files found (and report the walk's issues).
+pub fn load_files(
+    files: Vec<PathBuf>,
+    issues: Vec<files::WalkIssue>,
+    options: LoadOptions,
+) -> Result<Design, PathError> {
     let mut design = Design::default();
     for issue in issues {
         let loses = issue.loses_files();
@@ -127,17 +159,22 @@ pub fn load(paths: &[PathBuf]) -> Result<Design, PathError> {
         }
         texts.push(id);
     }
-    parse_all(&mut design, &texts);
+    parse_all(&mut design, &texts, options);
     Ok(design)
 }
 
 /// Load a design from text (tests, and `-` for standard input).
 pub fn load_str(name: &str, text: &str) -> Design {
+    load_str_with(name, text, LoadOptions::default())
+}
+
+/// [`load_str`] with options.
+pub fn load_str_with(name: &str, text: &str, options: LoadOptions) -> Design {
     let mut design = Design::default();
     let id = design
         .sources
         .add(SourceFile::new(PathBuf::from(name), text.to_string()));
-    parse_all(&mut design, &[id]);
+    parse_all(&mut design, &[id], options);
     design
 }
 
@@ -212,23 +249,40 @@ fn read(path: &Path) -> (String, Option<ReadProblem>) {
     }
 }
 
-struct FileResult {
-    documents: Vec<Document>,
+/// How to load: the rendering mode (`--strict`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions {
+    pub mode: render::Mode,
+}
+
+/// What parsing one piece of a file gave.
+struct Parsed {
+    file: FileId,
+    roots: Vec<Node>,
     findings: Vec<Finding>,
     secrets: Vec<Loc>,
+    error: bool,
+}
+
+/// What classifying a run of documents gave.
+#[derive(Default)]
+struct Classified {
+    documents: Vec<Document>,
+    findings: Vec<Finding>,
     foreign: usize,
 }
 
-/// Parse, classify, lint and schema-check files in parallel (one thread per core); results are
-/// merged in file order so output is deterministic.
-fn parse_all(design: &mut Design, ids: &[FileId]) {
+/// Run `f` on every item on every core; results in item order, so output is deterministic.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(ids.len())
+        .min(items.len())
         .max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let sources = &design.sources;
-    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
+    let mut results: Vec<(usize, R)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 std::thread::Builder::new()
@@ -236,13 +290,12 @@ fn parse_all(design: &mut Design, ids: &[FileId]) {
                         let mut mine = Vec::new();
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(&id) = ids.get(i) else { break };
-                            let f = sources.get(id).expect("file id from this map");
-                            mine.push((i, parse_file(id, &f.text)));
+                            let Some(item) = items.get(i) else { break };
+                            mine.push((i, f(item)));
                         }
                         mine
                     })
-                    .expect("spawning a parser thread")
+                    .expect("spawning a loader thread")
             })
             .collect();
         workers
@@ -251,44 +304,125 @@ fn parse_all(design: &mut Design, ids: &[FileId]) {
             .collect()
     });
     results.sort_by_key(|(i, _)| *i);
-    for (_, r) in results {
-        design.documents.extend(r.documents);
-        design.findings.extend(r.findings);
-        design.secrets.extend(r.secrets);
-        design.foreign += r.foreign;
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Parse every file (big ones in pieces split at document boundaries, in parallel), render
+/// when the documents are layered, then classify and schema-check every document (again in
+/// parallel). Results are merged in file order.
+fn parse_all(design: &mut Design, ids: &[FileId], options: LoadOptions) {
+    let sources = &design.sources;
+    let mut pieces: Vec<(FileId, usize, usize)> = Vec::new();
+    for &id in ids {
+        let text = &sources.get(id).expect("file id from this map").text;
+        for (start, end) in yaml::split_documents(text, PIECE_BYTES) {
+            pieces.push((id, start, end));
+        }
+    }
+    let parsed = parallel(&pieces, |&(id, start, end)| {
+        let text = &sources.get(id).expect("file id from this map").text;
+        parse_piece(id, text, start, end)
+    });
+    // Merge the pieces of each file; a syntax error anywhere in a file drops all its documents.
+    let mut raws: Vec<render::Raw> = Vec::new();
+    let mut parsed = parsed.into_iter().peekable();
+    while let Some(first) = parsed.next() {
+        let file = first.file;
+        let mut group = vec![first];
+        while let Some(p) = parsed.next_if(|p| p.file == file) {
+            group.push(p);
+        }
+        let text = &sources.get(file).expect("file id from this map").text;
+        if let Some(bad) = group.iter_mut().find(|p| p.error) {
+            design.findings.append(&mut bad.findings);
+            continue;
+        }
+        let mut roots = Vec::new();
+        for p in group {
+            design.findings.extend(p.findings);
+            design.secrets.extend(p.secrets);
+            roots.extend(p.roots);
+        }
+        if roots.is_empty() && !text.trim().is_empty() {
+            design.findings.push(
+                Finding::warning("DD000", Loc::new(file, 0, 0), "file holds no documents")
+                    .help("remove the file, or add documents to it"),
+            );
+        }
+        let starts: Vec<usize> = roots.iter().map(|n| n.loc.start as usize).collect();
+        for (k, root) in roots.into_iter().enumerate() {
+            let start = starts[k];
+            let end = starts.get(k + 1).copied().unwrap_or(text.len());
+            raws.push(render::Raw {
+                root,
+                span: Loc::new(file, start, end.saturating_sub(start)),
+            });
+        }
+    }
+    if render::needed(&raws) {
+        let out = render::render(raws, options.mode);
+        design.findings.extend(out.findings);
+        design
+            .secrets
+            .extend(out.provenance.secret_spans.iter().copied());
+        raws = out.docs;
+        design.provenance = Some(out.provenance);
+    }
+    // Classify in runs of documents, one per worker.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run = raws.len().div_ceil(threads * 4).max(64);
+    let mut runs: Vec<Vec<render::Raw>> = Vec::new();
+    let mut it = raws.into_iter().peekable();
+    while it.peek().is_some() {
+        runs.push(it.by_ref().take(run).collect());
+    }
+    let runs: Vec<std::sync::Mutex<Vec<render::Raw>>> =
+        runs.into_iter().map(std::sync::Mutex::new).collect();
+    let classified = parallel(&runs, |r| {
+        let docs = std::mem::take(&mut *r.lock().unwrap_or_else(|e| e.into_inner()));
+        classify_run(docs)
+    });
+    for c in classified {
+        design.documents.extend(c.documents);
+        design.findings.extend(c.findings);
+        design.foreign += c.foreign;
     }
 }
 
-fn parse_file(id: FileId, text: &str) -> FileResult {
-    let mut r = FileResult {
-        documents: Vec::new(),
+/// Pieces of a big file hold at least this much text: smaller files are one piece.
+const PIECE_BYTES: usize = 256 * 1024;
+
+fn parse_piece(file: FileId, text: &str, start: usize, end: usize) -> Parsed {
+    let mut p = Parsed {
+        file,
+        roots: Vec::new(),
         findings: Vec::new(),
         secrets: Vec::new(),
-        foreign: 0,
+        error: false,
     };
-    let roots = match yaml::parse_documents(id, text) {
-        Ok(d) => d,
+    match yaml::parse_documents_at(file, &text[start..end], start) {
+        Ok(roots) => {
+            for root in &roots {
+                document::lint(root, text, &mut p.findings);
+                document::secrets(root, &mut p.secrets);
+            }
+            p.roots = roots;
+        }
         Err(e) => {
-            r.findings.push(
+            p.error = true;
+            p.findings.push(
                 Finding::error("DD000", e.loc, format!("YAML syntax error: {}", e.message))
                     .help("fix the YAML syntax; no document of this file was read"),
             );
-            return r;
         }
-    };
-    if roots.is_empty() && !text.trim().is_empty() {
-        r.findings.push(
-            Finding::warning("DD000", Loc::new(id, 0, 0), "file holds no documents")
-                .help("remove the file, or add documents to it"),
-        );
     }
-    let starts: Vec<usize> = roots.iter().map(|n| n.loc.start as usize).collect();
-    for (i, mut root) in roots.into_iter().enumerate() {
-        let start = starts[i];
-        let end = starts.get(i + 1).copied().unwrap_or(text.len());
-        let span = Loc::new(id, start, end.saturating_sub(start));
-        document::lint(&root, text, &mut r.findings);
-        document::secrets(&root, &mut r.secrets);
+    p
+}
+
+fn classify_run(raws: Vec<render::Raw>) -> Classified {
+    let mut r = Classified::default();
+    for raw in raws {
+        let (mut root, span) = (raw.root, raw.span);
         match document::classify(&root, span, &mut r.findings) {
             document::Classified::Drydock(mut d) => {
                 let key = match d.form {

@@ -216,9 +216,16 @@ pub const MAX_DEPTH: usize = 64;
 /// is iterative, so nesting cannot overflow the stack; it resolves plain scalars by the YAML
 /// 1.2 core schema, expands aliases and `<<` merge keys, and bounds depth and alias expansion.
 pub fn parse_documents(file: FileId, text: &str) -> Result<Vec<Node>, ParseError> {
+    parse_documents_at(file, text, 0)
+}
+
+/// [`parse_documents`] on a piece of a file that starts at byte `base` of it (see
+/// [`split_documents`]): every location is of the whole file.
+pub fn parse_documents_at(file: FileId, text: &str, base: usize) -> Result<Vec<Node>, ParseError> {
     Builder {
         file,
         text,
+        base,
         anchors: HashMap::new(),
         nodes: 0,
         budget: text.len() + 1_000_000,
@@ -226,8 +233,45 @@ pub fn parse_documents(file: FileId, text: &str) -> Result<Vec<Node>, ParseError
     .run()
 }
 
+/// Split a file into pieces of at least `min` bytes that end at document boundaries, so that
+/// the pieces can be parsed apart (in parallel) with every location exact. A boundary is a line
+/// that starts with `---` followed by a space, a tab or the end of the line: YAML forbids such
+/// a line inside any scalar, so it always starts a document, and anchors do not cross
+/// documents. A file with directives (`%YAML`, `%TAG`, which apply to the next document) is
+/// one piece.
+pub fn split_documents(text: &str, min: usize) -> Vec<(usize, usize)> {
+    if text.len() < 2 * min || text.starts_with('%') || text.contains("\n%") {
+        return vec![(0, text.len())];
+    }
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut from = min;
+    while from < text.len() {
+        // The next line start at or after `from` that is a document marker.
+        let Some(rel) = text[from..].find("\n---") else {
+            break;
+        };
+        let at = from + rel + 1;
+        if matches!(bytes.get(at + 3), None | Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            if text.len() - at < min {
+                break;
+            }
+            pieces.push((start, at));
+            start = at;
+            from = at + min;
+        } else {
+            from = at + 3;
+        }
+    }
+    pieces.push((start, text.len()));
+    pieces
+}
+
 struct Builder<'t> {
     file: FileId,
+    /// Where `text` starts in its file.
+    base: usize,
     text: &'t str,
     anchors: HashMap<usize, Node>,
     /// Values built so far, and how many may be (aliases can multiply a small text).
@@ -255,13 +299,13 @@ impl Builder<'_> {
     fn loc(&self, span: &Span) -> Loc {
         let start = offset(self.text, &span.start);
         let end = offset(self.text, &span.end).max(start);
-        Loc::new(self.file, start, end - start)
+        Loc::new(self.file, self.base + start, end - start)
     }
 
     fn error(&self, message: impl Into<String>, at: &Marker) -> ParseError {
         ParseError {
             message: message.into(),
-            loc: Loc::new(self.file, offset(self.text, at), 0),
+            loc: Loc::new(self.file, self.base + offset(self.text, at), 0),
         }
     }
 
@@ -578,6 +622,25 @@ mod tests {
         assert_eq!(offset_of(t, 2, 3), 5);
         assert_eq!(offset_of(t, 3, 1), 8);
         assert_eq!(offset_of(t, 9, 1), 9);
+    }
+
+    #[test]
+    fn pieces_parse_to_the_same_trees_as_the_whole() {
+        let mut text = String::from("a: 0\n");
+        for i in 1..400 {
+            text.push_str(&format!("---\nk{i}: |\n  text {i}\n  ---x\nl: [1, 2]\n"));
+        }
+        text.push_str("--- \nlast: true\n...\n");
+        let pieces = split_documents(&text, 1000);
+        assert!(pieces.len() > 3, "{pieces:?}");
+        assert_eq!(pieces.first().unwrap().0, 0);
+        assert_eq!(pieces.last().unwrap().1, text.len());
+        let mut parts = Vec::new();
+        for (a, b) in pieces {
+            parts.extend(parse_documents_at(FileId(1), &text[a..b], a).unwrap());
+        }
+        assert_eq!(parts, parse_documents(FileId(1), &text).unwrap());
+        assert_eq!(split_documents("%YAML 1.2\n---\na: 1\n", 1), [(0, 19)]);
     }
 
     #[test]

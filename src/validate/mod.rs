@@ -169,8 +169,16 @@ pub fn validate(design: &Design, options: &Options) -> Report {
         per_rule.sort_by_key(|(i, _)| *i);
         findings.extend(per_rule.into_iter().flat_map(|(_, f)| f));
     }
-    Report {
-        site,
-        findings: consolidate(findings),
+    let mut findings = consolidate(findings);
+    if design.provenance.is_some() {
+        // Findings about rendered values say how the value arrived (rendering's own
+        // findings are about the layering itself).
+        for f in findings
+            .iter_mut()
+            .filter(|f| !matches!(f.code, "DD005" | "DD006" | "DD007" | "DD008" | "DD009"))
+        {
+            design.annotate(f);
+        }
     }
+    Report { site, findings }
 }
