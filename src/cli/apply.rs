@@ -265,7 +265,7 @@ fn locked_plan(
 ) -> Result<(Planned, crate::state::lock::SiteLock), u8> {
     // The lock is taken before the state is opened, so a second apply fails at once with the
     // holder's name instead of waiting on the database.
-    let loaded = session::load(paths, a.color)?;
+    let loaded = session::load_with(paths, &a.design, a.color)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
     drop(loaded);
     let lock = match crate::state::lock::acquire(&dir, "drydock apply") {

@@ -3,10 +3,12 @@
 //! about terminals and exit codes.
 
 mod apply;
+pub mod design_args;
 mod explain;
 mod plan;
 pub mod planfile;
 mod progress;
+mod render;
 mod rules;
 pub mod session;
 mod status;
@@ -73,6 +75,8 @@ fn init_logging(verbose: u8, format: LogFormat) {
 enum Command {
     /// Check site designs: schemas and every semantic rule
     Validate(validate::Args),
+    /// Print the rendered documents of a layered design (Deckhand layering and substitution)
+    Render(render::Args),
     /// List the validation rules
     Rules(rules::Args),
     /// Explain a rule, with a failing and a fixed example
@@ -134,6 +138,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose, cli.log_format);
     let code = match cli.command {
         Command::Validate(a) => validate::run(a),
+        Command::Render(a) => render::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Plan(a) => plan::run(a),

@@ -36,6 +36,8 @@ pub struct PlanArgs {
     pub color: ColorChoice,
     #[command(flatten)]
     pub sim: SimArgs,
+    #[command(flatten)]
+    pub design: crate::cli::design_args::DesignArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,7 +85,7 @@ pub struct Planned {
 pub fn make(paths: &[PathBuf], a: &PlanArgs, rt: &tokio::runtime::Runtime) -> Result<Planned, u8> {
     let target = target_filter(&a.target, a.target_mode)
         .map_err(|e| usage_error(e, "see `drydock plan --help` for the target forms"))?;
-    let loaded = session::load(paths, a.color)?;
+    let loaded = session::load_with(paths, &a.design, a.color)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
     let session = session::open(&dir, a.sim.config()?)?;
     let observed = rt.block_on(session::observe(&session, &loaded.site))?;

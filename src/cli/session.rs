@@ -78,14 +78,22 @@ pub struct Loaded {
 
 /// Load and validate a design; on errors print the diagnostics and return exit 1.
 pub fn load(paths: &[PathBuf], color: ColorChoice) -> Result<Loaded, u8> {
-    let design = crate::design::load(paths)
-        .map_err(|e| usage_error(e, "give the path of a design file or directory"))?;
-    if design.sources.is_empty() {
-        return Err(usage_error(
-            "no design files (*.yaml, *.yml) found",
-            "point drydock at the directory that holds the site's YAML documents",
-        ));
-    }
+    load_with(
+        paths,
+        &crate::cli::design_args::DesignArgs::default(),
+        color,
+    )
+}
+
+/// [`load`] with `--site` and `--strict`. `Loaded::paths` name the same design without
+/// `--site` (see `DesignArgs::effective_paths`).
+pub fn load_with(
+    paths: &[PathBuf],
+    args: &crate::cli::design_args::DesignArgs,
+    color: ColorChoice,
+) -> Result<Loaded, u8> {
+    let paths = &args.effective_paths(paths)?;
+    let design = crate::cli::design_args::load(paths, &args.options())?;
     let options = crate::validate::Options {
         catalog: Some(Simulator::catalog()),
         ..Default::default()

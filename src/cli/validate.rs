@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::cli::design_args::{self, DesignArgs};
 use crate::cli::{ColorChoice, exit, usage_error};
 use crate::report;
 use crate::validate::{self, Catalog, Options};
@@ -45,6 +46,8 @@ pub struct Args {
     /// Colour in human output
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    #[command(flatten)]
+    design: DesignArgs,
 }
 
 pub fn run(a: Args) -> u8 {
@@ -56,17 +59,10 @@ pub fn run(a: Args) -> u8 {
             );
         }
     }
-    let design = match crate::design::load(&a.paths) {
+    let design = match design_args::load(&a.paths, &a.design.options()) {
         Ok(d) => d,
-        Err(e) => return usage_error(e, "give the path of a design file or directory"),
+        Err(code) => return code,
     };
-    if design.sources.is_empty() {
-        let paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
-        return usage_error(
-            format!("no design files (*.yaml, *.yml) under {}", paths.join(", ")),
-            "point drydock at the directory that holds the site's YAML documents",
-        );
-    }
     let options = Options {
         only: a.rules.clone(),
         skip: a.skip.clone(),

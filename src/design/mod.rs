@@ -4,6 +4,7 @@
 
 pub mod document;
 pub mod files;
+pub mod pegleg;
 pub mod render;
 pub mod schema;
 pub mod yaml;
@@ -37,6 +38,11 @@ pub struct Design {
     /// What rendering did, when the documents were layered (Deckhand): where each value came
     /// from. `None` for a plain design.
     pub provenance: Option<render::Provenance>,
+    /// The site collected from an Airship repository, when the design is one.
+    pub site: Option<pegleg::Site>,
+    /// Every document (of any tool) as rendered, before schema checks, when
+    /// `LoadOptions::keep_rendered`.
+    pub rendered: Vec<render::Raw>,
 }
 
 impl Design {
@@ -85,23 +91,47 @@ impl Design {
     }
 }
 
-/// Load every design file under `paths`. Fails only when a path does not exist or no design
-/// file is found; every problem inside a file is a finding.
-pub fn load(paths: &[PathBuf]) -> Result<Design, PathError> {
-    load_with(paths, LoadOptions::default())
+/// Why a design could not be loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error(transparent)]
+    Site(#[from] pegleg::SiteError),
 }
 
-/// [`load`] with options.
-pub fn load_with(paths: &[PathBuf], options: LoadOptions) -> Result<Design, PathError> {
-    let (files, issues) = files::discover(paths)?;
-    load_files(files, issues, options)
+/// Load every design file under `paths`. Fails only when a path does not exist, no design
+/// file is found, or the paths name an Airship repository without saying which site; every
+/// problem inside a file is a finding. A path inside `site/<name>/` of a repository (or a
+/// repository root with one site) loads that site's layers (see [`pegleg`]).
+pub fn load(paths: &[PathBuf]) -> Result<Design, LoadError> {
+    load_with(paths, &LoadOptions::default())
+}
+
+/// [`load`] with options: the site to collect (`--site`), the rendering mode (`--strict`).
+pub fn load_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Design, LoadError> {
+    let (files, issues) = match pegleg::choose(paths, options.site.as_deref())? {
+        Some(site) => {
+            for p in paths {
+                if !p.exists() {
+                    return Err(PathError::Missing(p.clone()).into());
+                }
+            }
+            let (files, issues) = pegleg::collect(&site);
+            let mut design = load_files(files, issues, options)?;
+            design.site = Some(site);
+            return Ok(design);
+        }
+        None => files::discover(paths)?,
+    };
+    Ok(load_files(files, issues, options)?)
 }
 
 /// Load the files found (and report the walk's issues).
 pub fn load_files(
     files: Vec<PathBuf>,
     issues: Vec<files::WalkIssue>,
-    options: LoadOptions,
+    options: &LoadOptions,
 ) -> Result<Design, PathError> {
     let mut design = Design::default();
     for issue in issues {
@@ -165,11 +195,11 @@ pub fn load_files(
 
 /// Load a design from text (tests, and `-` for standard input).
 pub fn load_str(name: &str, text: &str) -> Design {
-    load_str_with(name, text, LoadOptions::default())
+    load_str_with(name, text, &LoadOptions::default())
 }
 
 /// [`load_str`] with options.
-pub fn load_str_with(name: &str, text: &str, options: LoadOptions) -> Design {
+pub fn load_str_with(name: &str, text: &str, options: &LoadOptions) -> Design {
     let mut design = Design::default();
     let id = design
         .sources
@@ -249,10 +279,15 @@ fn read(path: &Path) -> (String, Option<ReadProblem>) {
     }
 }
 
-/// How to load: the rendering mode (`--strict`).
-#[derive(Clone, Copy, Debug, Default)]
+/// How to load.
+#[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
+    /// The site to collect from an Airship repository (`--site`).
+    pub site: Option<String>,
+    /// The rendering mode (`--strict`).
     pub mode: render::Mode,
+    /// Keep the rendered documents as YAML trees in `Design::rendered` (`drydock render`).
+    pub keep_rendered: bool,
 }
 
 /// What parsing one piece of a file gave.
@@ -310,7 +345,7 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
 /// Parse every file (big ones in pieces split at document boundaries, in parallel), render
 /// when the documents are layered, then classify and schema-check every document (again in
 /// parallel). Results are merged in file order.
-fn parse_all(design: &mut Design, ids: &[FileId], options: LoadOptions) {
+fn parse_all(design: &mut Design, ids: &[FileId], options: &LoadOptions) {
     let sources = &design.sources;
     let mut pieces: Vec<(FileId, usize, usize)> = Vec::new();
     for &id in ids {
@@ -367,6 +402,9 @@ fn parse_all(design: &mut Design, ids: &[FileId], options: LoadOptions) {
             .extend(out.provenance.secret_spans.iter().copied());
         raws = out.docs;
         design.provenance = Some(out.provenance);
+    }
+    if options.keep_rendered {
+        design.rendered = raws.clone();
     }
     // Classify in runs of documents, one per worker.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

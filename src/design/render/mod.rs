@@ -8,6 +8,7 @@
 //! finding can say how a value arrived. Rendering problems are findings (DD005–DD009). This
 //! module reads no file and knows no drydock kind: it works on YAML trees of any schema.
 
+pub mod emit;
 mod layering;
 pub mod path;
 mod provenance;

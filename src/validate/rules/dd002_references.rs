@@ -212,9 +212,8 @@ fn undefined_racks(site: &Site, out: &mut Vec<Finding>) {
             INFO.code,
             locs[0],
             format!(
-                "rack `{rack}` is not defined by a Rack document ({} name it: {})",
+                "rack `{rack}` is not defined by a Rack document ({} name it)",
                 crate::diag::plural(nodes.len(), "node"),
-                crate::diag::list_names(&names, 5)
             ),
         )
         .label("no such rack")
