@@ -110,8 +110,16 @@ pub fn run(a: Args) -> u8 {
             }
             t
         }
-        Format::Json => report::json::render(&input),
-        Format::Sarif => report::sarif::render(&input),
+        // The two formats that get big are written as they are made.
+        Format::Json | Format::Sarif => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = match a.format {
+                Format::Json => report::json::render_to(&input, &mut out),
+                _ => report::sarif::render_to(&input, &mut out),
+            };
+            let _ = out.flush();
+            String::new()
+        }
         Format::Junit => report::junit::render(&input),
         Format::Github => report::github::render(&input),
     };

@@ -43,6 +43,9 @@ pub struct Design {
     /// Every document (of any tool) as rendered, before schema checks, when
     /// `LoadOptions::keep_rendered`.
     pub rendered: Vec<render::Raw>,
+    /// BaremetalNode documents by name, built on first use (renderers look up the nodes of
+    /// every finding: a scan each made 100,000 findings quadratic).
+    nodes: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 impl Design {
@@ -70,6 +73,20 @@ impl Design {
         if let Some(p) = &self.provenance {
             p.annotate(f);
         }
+    }
+
+    /// The BaremetalNode document of a node name (the first, when there are several).
+    pub fn node_document(&self, name: &str) -> Option<&Document> {
+        let index = self.nodes.get_or_init(|| {
+            let mut m = std::collections::HashMap::new();
+            for (i, d) in self.documents.iter().enumerate() {
+                if d.kind == Kind::BaremetalNode {
+                    m.entry(d.name.v.clone()).or_insert(i);
+                }
+            }
+            m
+        });
+        index.get(name).map(|&i| &self.documents[i])
     }
 
     /// Whether every file and directory of the design could be read.

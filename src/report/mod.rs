@@ -59,13 +59,11 @@ impl Input<'_> {
     /// of the nodes it affects.
     pub fn documents(&self, f: &Finding) -> Vec<&Document> {
         let mut docs: Vec<&Document> = self.design.document_at(f.loc).into_iter().collect();
+        let mut seen: std::collections::HashSet<*const Document> =
+            docs.iter().map(|d| *d as *const Document).collect();
         for n in &f.nodes {
-            if let Some(d) = self
-                .design
-                .documents
-                .iter()
-                .find(|d| d.kind == crate::design::Kind::BaremetalNode && &d.name.v == n)
-                && !docs.iter().any(|x| std::ptr::eq(*x, d))
+            if let Some(d) = self.design.node_document(n)
+                && seen.insert(d as *const Document)
             {
                 docs.push(d);
             }
