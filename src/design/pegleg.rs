@@ -70,7 +70,9 @@ fn find_root(path: &Path) -> Option<(PathBuf, Option<String>)> {
             inside = Some(name.to_string());
             return Some((parent.to_path_buf(), inside));
         }
-        if dir.is_dir() && !sites(dir).is_empty() {
+        // Only the path itself may be a repository root: a directory above it that happens
+        // to hold a `site/` is not the design the user named.
+        if prev.is_none() && dir.is_dir() && !sites(dir).is_empty() {
             return Some((dir.to_path_buf(), inside));
         }
         prev = Some(dir);
