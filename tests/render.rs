@@ -668,3 +668,13 @@ proptest! {
         prop_assert_eq!(back, roots);
     }
 }
+
+#[test]
+fn a_document_without_data_stays_without_it() {
+    let t = format!(
+        "{POLICY}---\nschema: {HP}\nmetadata: {{name: x, layeringDefinition: {{layer: site}}}}\n"
+    );
+    let (docs, f) = render(&t);
+    assert!(f.is_empty());
+    assert!(docs[1].get("data").is_none(), "{docs:#?}");
+}

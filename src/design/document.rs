@@ -326,10 +326,10 @@ pub fn lint(root: &Node, text: &str, out: &mut Vec<Finding>) {
     });
 }
 
-/// Whether a key names a secret (BMC credentials, passwords, API keys, tokens).
+/// Whether a key names a secret (BMC credentials, passwords, API keys, tokens). Called for
+/// every key of a design: it allocates nothing.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
+    const WORDS: [&str; 7] = [
         "credential",
         "password",
         "passwd",
@@ -337,17 +337,21 @@ pub fn is_secret_key(key: &str) -> bool {
         "token",
         "api_key",
         "apikey",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+    ];
+    let k = key.as_bytes();
+    WORDS.iter().any(|w| {
+        k.windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+    })
 }
 
 /// Locations of secret values written in a document (not `env:`/`file:` references), so that
 /// renderers can mask them in source snippets.
 pub fn secrets(root: &Node, out: &mut Vec<Loc>) {
     root.walk(None, &mut |key, n| {
-        if let (Some(k), Some(text)) = (key, n.scalar_text())
+        if let Some(k) = key
             && is_secret_key(&k.name)
+            && let Some(text) = n.scalar_text()
             && !text.starts_with("env:")
             && !text.starts_with("file:")
             && text != "!"

@@ -318,7 +318,23 @@ pub fn render(raw: Vec<Raw>, mode: Mode) -> Output {
     }
     let order = order(&docs, &deps, &mut out.findings);
 
+    // Secret-store values, located where they are written (before data moves below).
+    for (i, d) in docs.iter().enumerate() {
+        if (d.encrypted || SECRET_SCHEMAS.contains(&d.schema.as_str()))
+            && let Some(data) = raw[i].root.get("data")
+        {
+            out.provenance.secret_spans.push(data.loc);
+        }
+    }
+    out.provenance
+        .record_documents(&raw, &docs, &parents, &replaced_by);
+
+    // Each document's data is moved out, rendered, and kept for the documents that depend on
+    // it; nothing is copied except a parent's data for a child that layers on it.
+    let mut raw = raw;
     let mut rendered: Vec<Option<Node>> = vec![None; n];
+    let mut had_data = vec![false; n];
+    let null = Node::new(Value::Null, Loc::NONE);
     let mut cx = substitution::Context {
         mode,
         provenance: &mut out.provenance,
@@ -326,11 +342,13 @@ pub fn render(raw: Vec<Raw>, mode: Mode) -> Output {
     };
     for &i in &order {
         let d = &docs[i];
-        let own = raw[i]
-            .root
-            .get("data")
-            .cloned()
-            .unwrap_or_else(|| Node::new(Value::Map(Default::default()), raw[i].root.loc));
+        let at = raw[i].root.loc;
+        let own = match &mut raw[i].root.value {
+            Value::Map(m) => m.take("data"),
+            _ => None,
+        };
+        had_data[i] = own.is_some();
+        let own = own.unwrap_or_else(|| Node::new(Value::Map(Default::default()), at));
         let mut data = match parents[i] {
             Some(p) if !d.actions.is_empty() => {
                 let p = if d.replacement { p } else { resolve(p) };
@@ -343,40 +361,20 @@ pub fn render(raw: Vec<Raw>, mode: Mode) -> Output {
             _ => own,
         };
         for s in &d.substitutions {
-            let src = by_name
+            let source = by_name
                 .get(&(s.schema.as_str(), s.name.as_str()))
-                .map(|&j| resolve(j));
-            let source = src.map(|j| {
-                (
-                    &docs[j],
-                    rendered[j]
+                .map(|&j| resolve(j))
+                .map(|j| {
+                    let data = rendered[j]
                         .as_ref()
                         .or_else(|| raw[j].root.get("data"))
-                        .cloned()
-                        .unwrap_or_else(|| Node::new(Value::Null, raw[j].span)),
-                )
-            });
-            substitution::apply(
-                &mut cx,
-                d,
-                i,
-                s,
-                source.as_ref().map(|(d, n)| (*d, n)),
-                &mut data,
-            );
+                        .unwrap_or(&null);
+                    (&docs[j], data)
+                });
+            substitution::apply(&mut cx, d, i, s, source, &mut data);
         }
         rendered[i] = Some(data);
     }
-
-    for (i, d) in docs.iter().enumerate() {
-        if (d.encrypted || SECRET_SCHEMAS.contains(&d.schema.as_str()))
-            && let Some(data) = raw[i].root.get("data")
-        {
-            out.provenance.secret_spans.push(data.loc);
-        }
-    }
-    out.provenance
-        .record_documents(&raw, &docs, &parents, &replaced_by);
 
     for (i, (r, d)) in raw.into_iter().zip(&docs).enumerate() {
         let replaced = replaced_by[i].is_some_and(|j| j != i);
@@ -384,7 +382,9 @@ pub fn render(raw: Vec<Raw>, mode: Mode) -> Output {
             continue;
         }
         let mut root = r.root;
-        if let (Value::Map(m), Some(data)) = (&mut root.value, rendered[i].take()) {
+        // A document written without `data` stays without it unless rendering gave it some.
+        let gave = had_data[i] || !d.actions.is_empty() || !d.substitutions.is_empty();
+        if let (Value::Map(m), Some(data), true) = (&mut root.value, rendered[i].take(), gave) {
             match m.0.iter_mut().rev().find(|(k, _)| k.name == "data") {
                 Some((_, v)) => *v = data,
                 None => m.0.push((
