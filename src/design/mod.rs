@@ -465,10 +465,13 @@ fn parse_piece(file: FileId, text: &str, start: usize, end: usize) -> Parsed {
         }
         Err(e) => {
             p.error = true;
-            p.findings.push(
-                Finding::error("DD000", e.loc, format!("YAML syntax error: {}", e.message))
-                    .help("fix the YAML syntax; no document of this file was read"),
-            );
+            let (message, loc, help) = yaml::explain(text, file, &e);
+            let mut f = Finding::error("DD000", loc, message)
+                .help(format!("{help}; no document of this file was read"));
+            if loc != e.loc {
+                f = f.related(e.loc, "where the YAML parser stopped");
+            }
+            p.findings.push(f);
         }
     }
     p
