@@ -59,8 +59,16 @@ fn words(schema: &Value, node: &Value) -> Vec<String> {
             .to_string(),
         );
     }
-    for e in node.get("enum").and_then(Value::as_array).into_iter().flatten() {
-        w.push(format!("`{}`", e.as_str().map_or_else(|| e.to_string(), str::to_string)));
+    for e in node
+        .get("enum")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        w.push(format!(
+            "`{}`",
+            e.as_str().map_or_else(|| e.to_string(), str::to_string)
+        ));
     }
     if let Some(f) = node.get("format").and_then(Value::as_str) {
         w.push(f.trim_start_matches("drydock-").to_string());
@@ -75,8 +83,17 @@ fn walk(schema: &Value, node: &Value, path: &str, out: &mut BTreeMap<String, Fie
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    for (k, v) in node.get("properties").and_then(Value::as_object).into_iter().flatten() {
-        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+    for (k, v) in node
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let p = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
         let rv = resolve(schema, v);
         out.insert(
             p.clone(),
@@ -151,16 +168,25 @@ fn the_format_reference_matches_the_schemas() {
     let doc = std::fs::read_to_string(root.join("docs/format.md")).unwrap();
     let tables = tables(&doc);
     for kind in KINDS {
-        let schema: Value =
-            serde_json::from_str(&std::fs::read_to_string(root.join(format!("schemas/{kind}.json"))).unwrap())
-                .unwrap();
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(format!("schemas/{kind}.json"))).unwrap(),
+        )
+        .unwrap();
         let mut fields = BTreeMap::new();
         walk(&schema, &schema, "", &mut fields);
-        let rows = tables.get(kind).unwrap_or_else(|| panic!("docs/format.md has no table for {kind}"));
+        let rows = tables
+            .get(kind)
+            .unwrap_or_else(|| panic!("docs/format.md has no table for {kind}"));
         let missing: Vec<&String> = fields.keys().filter(|f| !rows.contains_key(*f)).collect();
         let extra: Vec<&String> = rows.keys().filter(|f| !fields.contains_key(*f)).collect();
-        assert!(missing.is_empty(), "{kind}: fields missing from docs/format.md: {missing:?}");
-        assert!(extra.is_empty(), "{kind}: rows of docs/format.md that are no field: {extra:?}");
+        assert!(
+            missing.is_empty(),
+            "{kind}: fields missing from docs/format.md: {missing:?}"
+        );
+        assert!(
+            extra.is_empty(),
+            "{kind}: rows of docs/format.md that are no field: {extra:?}"
+        );
         for (name, f) in &fields {
             let (ty, required, default) = &rows[name];
             assert_eq!(required == "yes", f.required, "{kind} `{name}`: required");
@@ -170,7 +196,10 @@ fn the_format_reference_matches_the_schemas() {
                 "{kind} `{name}`: default"
             );
             for w in &f.words {
-                assert!(ty.contains(w.as_str()), "{kind} `{name}`: type `{ty}` does not say {w}");
+                assert!(
+                    ty.contains(w.as_str()),
+                    "{kind} `{name}`: type `{ty}` does not say {w}"
+                );
             }
         }
     }
@@ -180,6 +209,9 @@ fn the_format_reference_matches_the_schemas() {
 fn the_readme_does_not_send_readers_outside_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    assert!(!readme.contains("../shared"), "README.md links outside the repository");
+    assert!(
+        !readme.contains("../shared"),
+        "README.md links outside the repository"
+    );
     assert!(readme.contains("docs/format.md"));
 }

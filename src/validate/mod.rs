@@ -1,4 +1,4 @@
-//! Validation: every rule of FORMAT.md's table run over the effective site, each finding with
+//! Validation: every rule of the rule table (README.md, `drydock rules`) run over the effective site, each finding with
 //! its rule's code and the location of the value it is about. Rules live one per file in
 //! `rules/`; this module holds the rule interface, the registry and the run. It never stops at
 //! the first finding, and it does no I/O.
