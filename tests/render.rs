@@ -678,3 +678,45 @@ fn a_document_without_data_stays_without_it() {
     assert!(f.is_empty());
     assert!(docs[1].get("data").is_none(), "{docs:#?}");
 }
+
+#[test]
+fn documents_that_only_name_their_layer_render_to_themselves() {
+    // Rendered output keeps each document's layer: nothing to do, and nothing is done.
+    let t = format!(
+        "{}{}",
+        doc(HP, "a", "site", "", "{x: 1}"),
+        doc(HP, "b", "global", "", "{y: 2}")
+    );
+    let roots = parse_documents(FileId(0), &t).unwrap();
+    let raws: Vec<Raw> = roots
+        .iter()
+        .cloned()
+        .map(|root| Raw {
+            span: root.loc,
+            root,
+        })
+        .collect();
+    assert!(render::needed(&raws));
+    assert!(!render::changes_anything(&raws));
+    let out = render::render(raws, Mode::Strict);
+    assert!(out.findings.is_empty());
+    assert_eq!(
+        out.docs.into_iter().map(|d| d.root).collect::<Vec<_>>(),
+        roots
+    );
+    for extra in [
+        ", abstract: true",
+        ", parentSelector: {a: b}",
+        ", actions: []",
+    ] {
+        let roots = parse_documents(FileId(0), &doc(HP, "a", "site", extra, "{}")).unwrap();
+        let raws: Vec<Raw> = roots
+            .into_iter()
+            .map(|root| Raw {
+                span: root.loc,
+                root,
+            })
+            .collect();
+        assert!(render::changes_anything(&raws), "{extra}");
+    }
+}

@@ -411,7 +411,7 @@ fn parse_all(design: &mut Design, ids: &[FileId], options: &LoadOptions) {
             });
         }
     }
-    if render::needed(&raws) {
+    if render::needed(&raws) && render::changes_anything(&raws) {
         let out = render::render(raws, options.mode);
         design.findings.extend(out.findings);
         design

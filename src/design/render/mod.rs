@@ -71,6 +71,25 @@ pub fn needed(docs: &[Raw]) -> bool {
     })
 }
 
+/// Whether rendering could change anything: a LayeringPolicy, or a document with a parent
+/// selector, actions, substitutions, `abstract` or `replacement`. A design that needs
+/// rendering but has none of these (rendered output, which keeps each document's layer)
+/// renders to itself, and is not rendered at all.
+pub fn changes_anything(docs: &[Raw]) -> bool {
+    docs.iter().any(|d| {
+        d.root.get("schema").and_then(Node::as_str) == Some(LAYERING_POLICY)
+            || d.root.get("metadata").is_some_and(|m| {
+                m.get("substitutions").is_some()
+                    || m.get("replacement").is_some()
+                    || m.get("layeringDefinition").is_some_and(|l| {
+                        l.get("parentSelector").is_some()
+                            || l.get("actions").is_some()
+                            || l.get("abstract").and_then(Node::as_bool) == Some(true)
+                    })
+            })
+    })
+}
+
 /// A layering action of a document.
 #[derive(Clone, Debug)]
 struct Action {
