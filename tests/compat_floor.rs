@@ -174,7 +174,7 @@ const HOST: &str = r#"
   platform:
     image: bionic
     kernel: ga-18.04
-    kernel_params: {quiet: true, console: ttyS0, hugepages: 300, ratio: 0.5, isolcpus: 'hardwareprofile:cpuset.kvm'}
+    kernel_params: {quiet: true, console: ttyS0, hugepages: 300, ratio: 0.5, isolcpus: 'hardwareprofile:cpuset.kvm', nothing: null, off: false}
   metadata:
     tags: [compute]
     owner_data: {role: compute}
@@ -226,9 +226,9 @@ data:
       - filter_type: intersection
         node_names: [n1]
         node_tags: [compute]
-        node_labels: {role: compute}
+        node_labels: {role: compute, enabled: true}
         rack_names: [rack1]
-        rack_labels: {row: a}
+        rack_labels: {row: a, number: 1}
   assets:
     - {type: unit, path: /etc/systemd/system/x.service, data: '[Unit]', data_pipeline: [utf8_decode, template], permissions: '644'}
     - {type: file, path: /etc/x, location: 'http://x/y', location_pipeline: [template], permissions: '0600'}
