@@ -49,6 +49,14 @@ fn render_all_masks_secrets_unless_asked() {
 }
 
 #[test]
+fn render_a_site_with_only_global_and_site_layers() {
+    let (code, out, err) = drydock(&["render", REPO, "--site", "beta"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    insta::assert_snapshot!("render-beta", out);
+}
+
+#[test]
 fn render_the_2018_layout() {
     let (code, out, err) = drydock(&["render", "tests/fixtures/airship-2018/site/lab1", "--all"]);
     assert_eq!(code, 0, "{err}");

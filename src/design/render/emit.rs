@@ -63,6 +63,24 @@ impl Emitter<'_> {
                 self.out.push('\n');
                 self.seq_body(items, indent);
             }
+            Value::Str(text) if literal_block(text) && !(self.secret)(key, v) => {
+                // Scripts and profiles stay readable: a literal block, as they are written.
+                let chomp = if !text.ends_with('\n') {
+                    "-"
+                } else if text.ends_with("\n\n") {
+                    "+"
+                } else {
+                    ""
+                };
+                let _ = writeln!(self.out, " |{chomp}");
+                for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
+                    if !line.is_empty() {
+                        self.indent(indent + 2);
+                        self.out.push_str(line);
+                    }
+                    self.out.push('\n');
+                }
+            }
             _ => {
                 self.out.push(' ');
                 self.scalar_or_flow(key, v);
@@ -132,6 +150,18 @@ fn string(s: &str) -> String {
     }
 }
 
+/// Whether a string reads back the same from a literal block: it has a line break, no other
+/// control character but tabs, a first line that does not start with a space, and no line
+/// of blanks only (a block would drop them).
+fn literal_block(s: &str) -> bool {
+    s.contains('\n')
+        && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+        && !s.starts_with([' ', '\t', '\n'])
+        && s.split('\n')
+            .all(|l| l.is_empty() || !l.chars().all(|c| c == ' ' || c == '\t'))
+        && !s.ends_with([' ', '\t'])
+}
+
 fn quote(s: &str) -> String {
     if s.chars().any(|c| c.is_control()) {
         // JSON string syntax is YAML double-quoted syntax.
@@ -185,6 +215,9 @@ mod tests {
             "a: 1\nb: 1.0\nc: 'yes'\nd: '52:54:00:12:34:56'\ne: \"multi\\nline\\n\"\nf: []\ng: {}\nh: [1, [2, 3], {x: y}, []]\ni: {j: {k: null}}\n'key with: colon': true\nl: \"it's\"\nm: '0x1f'\nn: ''\no: '-'\np: 'a: b'\nq: '#x'\nr: ' lead'\n",
         );
         round_trip("---\n- 1\n- a\n---\nplain\n");
+        round_trip(
+            "a: \"line one\\n  indented\\n\\nlast\\n\"\nb: \"no newline\\nat end\"\nc: \"two\\n\\n\"\nd: [\"x\\ny\\n\"]\ne: \" lead\\nx\"\nf: \"blank\\n   \\nline\"\n",
+        );
     }
 
     #[test]

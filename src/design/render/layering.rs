@@ -75,11 +75,9 @@ pub(super) fn assign_layers(raw: &[Raw], docs: &mut [Doc], mode: Mode, out: &mut
     duplicates(docs, out);
 }
 
-/// (schema, layer, name) identifies a document: a later duplicate is dropped. (schema, name)
-/// must be unique among documents that are neither replacements nor `metadata/Control`.
+/// (schema, layer, name) identifies a document: a later duplicate is dropped.
 fn duplicates(docs: &mut [Doc], out: &mut Vec<Finding>) {
     let mut ids: HashMap<(String, Option<String>, String), usize> = HashMap::new();
-    let mut names: HashMap<(String, String), usize> = HashMap::new();
     for i in 0..docs.len() {
         let d = &docs[i];
         if d.name.is_empty() || d.schema.is_empty() {
@@ -101,12 +99,19 @@ fn duplicates(docs: &mut [Doc], out: &mut Vec<Finding>) {
             continue;
         }
         ids.insert(id, i);
-        if d.replacement || d.control {
+    }
+}
+
+/// (schema, name) is unique among documents that are neither replacements nor
+/// `metadata/Control`. A child that has its parent's name is DD006's to report, not this.
+pub(super) fn unique_names(docs: &[Doc], parents: &[Option<usize>], out: &mut Vec<Finding>) {
+    let mut names: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        if d.name.is_empty() || d.schema.is_empty() || d.dropped || d.replacement || d.control {
             continue;
         }
-        let key = (d.schema.clone(), d.name.clone());
-        match names.get(&key) {
-            Some(&first) => out.push(
+        match names.get(&(d.schema.as_str(), d.name.as_str())) {
+            Some(&first) if parents[i] != Some(first) && parents[first] != Some(i) => out.push(
                 finding(
                     "DD005",
                     Severity::Error,
@@ -120,8 +125,9 @@ fn duplicates(docs: &mut [Doc], out: &mut Vec<Finding>) {
                 )
                 .related(docs[first].name_loc, "the other document"),
             ),
+            Some(_) => {}
             None => {
-                names.insert(key, i);
+                names.insert((d.schema.as_str(), d.name.as_str()), i);
             }
         }
     }

@@ -300,6 +300,7 @@ pub fn render(raw: Vec<Raw>, mode: Mode) -> Output {
         .collect();
     layering::assign_layers(&raw, &mut docs, mode, &mut out.findings);
     let parents = layering::select_parents(&docs, &mut out.findings);
+    layering::unique_names(&docs, &parents, &mut out.findings);
     let replaced_by = layering::replacements(&docs, &parents, &mut out.findings);
 
     // Substitution sources: concrete documents by (schema, name); a replacement stands for
