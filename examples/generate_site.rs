@@ -915,85 +915,72 @@ impl Site {
     }
 }
 
-fn write(site: &Site) -> io::Result<(usize, u64)> {
-    if site.args.layered {
-        return write_layered(site);
-    }
-    let site_dir = site.args.out.join("site");
-    let nodes_dir = site.args.out.join("nodes");
-    fresh_dir(&site_dir)?;
-    fresh_dir(&nodes_dir)?;
-    let mut files = 0;
-    let mut bytes = 0u64;
-    let mut put = |path: PathBuf, text: &str| -> io::Result<()> {
-        fs::write(path, text)?;
-        files += 1;
-        bytes += text.len() as u64;
-        Ok(())
-    };
-    put(
-        site_dir.join("site-definition.yaml"),
-        &site.site_definition(),
-    )?;
-    put(site_dir.join("region.yaml"), &site.region())?;
-    put(site_dir.join("networks.yaml"), &site.networks())?;
-    put(site_dir.join("links.yaml"), &site.links())?;
-    put(site_dir.join("hardware.yaml"), &site.hardware())?;
-    put(site_dir.join("profiles.yaml"), &site.profiles())?;
-    put(site_dir.join("racks.yaml"), &site.rack_docs())?;
-    put(site_dir.join("bootactions.yaml"), &site.boot_actions())?;
-    let mut y = String::with_capacity(64 * 1024);
-    for r in 0..site.racks {
-        y.clear();
-        site.rack_nodes(r, &mut y);
-        put(nodes_dir.join(format!("{}.yaml", site.rack_name(r))), &y)?;
-    }
-    Ok((files, bytes))
+/// Counts what is written.
+struct Writer {
+    files: usize,
+    bytes: u64,
 }
 
-/// A Pegleg repository: `global/`, `type/foundry/`, `site/gen/` (nodes in
-/// `site/gen/baremetal/<rack>.yaml`).
-fn write_layered(site: &Site) -> io::Result<(usize, u64)> {
-    let out = &site.args.out;
-    let site_dir = out.join("site").join(SITE);
-    let nodes_dir = site_dir.join("baremetal");
-    for d in [
-        out.join("global"),
-        out.join("type").join("foundry"),
-        site_dir.clone(),
-        nodes_dir.clone(),
-    ] {
-        fresh_dir(&d)?;
-    }
-    let mut files = 0;
-    let mut bytes = 0u64;
-    let mut put = |path: PathBuf, text: &str| -> io::Result<()> {
+impl Writer {
+    fn put(&mut self, path: PathBuf, text: &str) -> io::Result<()> {
         fs::write(path, text)?;
-        files += 1;
-        bytes += text.len() as u64;
+        self.files += 1;
+        self.bytes += text.len() as u64;
         Ok(())
-    };
-    for (path, text) in site.layered_extras() {
-        put(out.join(path), &text)?;
     }
-    put(
-        site_dir.join("site-definition.yaml"),
-        &site.site_definition(),
-    )?;
-    put(site_dir.join("region.yaml"), &site.region())?;
-    put(site_dir.join("networks.yaml"), &site.networks())?;
-    put(site_dir.join("links.yaml"), &site.links())?;
-    put(site_dir.join("hardware.yaml"), &site.hardware())?;
-    put(site_dir.join("profiles.yaml"), &site.profiles())?;
-    put(site_dir.join("racks.yaml"), &site.rack_docs())?;
-    put(site_dir.join("bootactions.yaml"), &site.boot_actions())?;
-    let mut y = String::with_capacity(64 * 1024);
-    for r in 0..site.racks {
-        y.clear();
-        site.rack_nodes(r, &mut y);
-        put(nodes_dir.join(format!("{}.yaml", site.rack_name(r))), &y)?;
+
+    /// The site's documents in `site_dir`, one file per rack's nodes in `nodes_dir`.
+    fn site(&mut self, site: &Site, site_dir: &Path, nodes_dir: &Path) -> io::Result<()> {
+        let docs = [
+            ("site-definition.yaml", site.site_definition()),
+            ("region.yaml", site.region()),
+            ("networks.yaml", site.networks()),
+            ("links.yaml", site.links()),
+            ("hardware.yaml", site.hardware()),
+            ("profiles.yaml", site.profiles()),
+            ("racks.yaml", site.rack_docs()),
+            ("bootactions.yaml", site.boot_actions()),
+        ];
+        for (name, text) in docs {
+            self.put(site_dir.join(name), &text)?;
+        }
+        let mut y = String::with_capacity(64 * 1024);
+        for r in 0..site.racks {
+            y.clear();
+            site.rack_nodes(r, &mut y);
+            self.put(nodes_dir.join(format!("{}.yaml", site.rack_name(r))), &y)?;
+        }
+        Ok(())
     }
-    Ok((files, bytes))
+}
+
+/// A flat site: `DIR/site/` and `DIR/nodes/`; with `--layered` a Pegleg repository:
+/// `global/`, `type/foundry/`, `site/gen/` (nodes in `site/gen/baremetal/<rack>.yaml`).
+fn write(site: &Site) -> io::Result<(usize, u64)> {
+    let out = &site.args.out;
+    let mut w = Writer { files: 0, bytes: 0 };
+    if site.args.layered {
+        let site_dir = out.join("site").join(SITE);
+        let nodes_dir = site_dir.join("baremetal");
+        for d in [
+            out.join("global"),
+            out.join("type").join("foundry"),
+            site_dir.clone(),
+            nodes_dir.clone(),
+        ] {
+            fresh_dir(&d)?;
+        }
+        for (path, text) in site.layered_extras() {
+            w.put(out.join(path), &text)?;
+        }
+        w.site(site, &site_dir, &nodes_dir)?;
+    } else {
+        let (site_dir, nodes_dir) = (out.join("site"), out.join("nodes"));
+        fresh_dir(&site_dir)?;
+        fresh_dir(&nodes_dir)?;
+        w.site(site, &site_dir, &nodes_dir)?;
+    }
+    Ok((w.files, w.bytes))
 }
 
 fn main() -> ExitCode {

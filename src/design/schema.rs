@@ -11,6 +11,7 @@ use jsonschema::paths::LocationSegment;
 use serde_json::Value as J;
 
 use crate::design::document::Kind;
+use crate::design::render::path::{self, Seg};
 use crate::design::yaml::{Node, Value};
 use crate::diag::Finding;
 
@@ -159,47 +160,10 @@ pub fn check(
     // Deepest and last first, so that removing a list item does not shift the others.
     prune.sort();
     prune.dedup();
-    for p in prune.iter().rev() {
-        remove(data, p);
+    for p in prune.into_iter().rev() {
+        path::remove(data, &path::Path(p));
     }
     Verdict::Pruned
-}
-
-/// A step of an instance path; indexes compare as numbers.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-fn remove(data: &mut Node, path: &[Seg]) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut node = data;
-    for s in parents {
-        let next = match (s, &mut node.value) {
-            (Seg::Key(k), Value::Map(m)) => {
-                m.0.iter_mut()
-                    .rev()
-                    .find(|(e, _)| e.name == *k)
-                    .map(|(_, v)| v)
-            }
-            (Seg::Index(i), Value::Seq(items)) => items.get_mut(*i),
-            _ => None,
-        };
-        match next {
-            Some(n) => node = n,
-            None => return,
-        }
-    }
-    match (last, &mut node.value) {
-        (Seg::Key(k), Value::Map(m)) => m.0.retain(|(e, _)| e.name != *k),
-        (Seg::Index(i), Value::Seq(items)) if *i < items.len() => {
-            items.remove(*i);
-        }
-        _ => {}
-    }
 }
 
 /// Follow a JSON instance path through the YAML tree; returns the deepest node reached and the

@@ -4,8 +4,9 @@
 use crate::design::yaml::{Key, Map, Node, Value};
 use crate::source::Loc;
 
-/// One step of a path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One step of a path. Ordered by key, then index as a number (so that removing paths in
+/// reverse order removes later list items first).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Seg {
     Key(String),
     Index(usize),
