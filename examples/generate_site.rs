@@ -1,7 +1,7 @@
 //! Writes a valid, realistic Drydock site design of any size, for load tests and benchmarks.
 //!
 //! ```text
-//! cargo run --release --example generate_site -- --nodes N --out DIR [--racks-size 40] [--seed S]
+//! cargo run --release --example generate_site -- --nodes N --out DIR [--racks-size 40 | --rack-layout 5,40,200] [--seed S] [--layered]
 //! ```
 //!
 //! The site is modelled on `designs/demo`: a Region, racks of `--racks-size` nodes (one Rack
@@ -25,6 +25,16 @@
 //! offset `16 + i` in each network), then a `dhcp` range. So static addresses are unique, inside
 //! their CIDR and outside every dhcp range by construction. ToR switches get addresses in
 //! 10.192.0.0/12, outside every network.
+//!
+//! With `--layered` the same site is written as a Pegleg repository in the current layout:
+//! `global/` (the LayeringPolicy, SoftwareVersions, a Script, and abstract hardware, host
+//! profile and network documents), `type/foundry/` (an abstract profile that `merge .`s the
+//! global one), and `site/gen/` (the site definition, CommonAddresses, a PublicKey and one
+//! Passphrase per rack, and the site's documents: the base profile `merge .`s the type's and
+//! `replace`s its interfaces and owner data, the hardware profile and the mgmt network merge
+//! the global ones, the Region takes its keys and repositories, mgmt its DNS servers, a boot
+//! action a script with the NTP server put in by pattern, and every node its BMC password by
+//! substitution). `drydock validate DIR --site gen` renders and validates it.
 //!
 //! The output depends only on the arguments (no clock, no randomness beyond `--seed`, which
 //! permutes the MACs and service tags). Standard library only.
@@ -53,9 +63,10 @@ struct Args {
     /// Nodes per rack, in rack order (from `--rack-layout`, or `--racks-size` repeated).
     layout: Vec<u64>,
     seed: u64,
+    layered: bool,
 }
 
-const USAGE: &str = "usage: generate_site --nodes N --out DIR [--racks-size 40 | --rack-layout 5,40,200] [--seed S]";
+const USAGE: &str = "usage: generate_site --nodes N --out DIR [--racks-size 40 | --rack-layout 5,40,200] [--seed S] [--layered]";
 
 fn parse_args() -> Result<Args, String> {
     let mut nodes = None;
@@ -63,10 +74,15 @@ fn parse_args() -> Result<Args, String> {
     let mut rack_size = 40;
     let mut layout: Option<Vec<u64>> = None;
     let mut seed = 0;
+    let mut layered = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         if arg == "-h" || arg == "--help" {
             return Err(String::new());
+        }
+        if arg == "--layered" {
+            layered = true;
+            continue;
         }
         // Accept both `--flag value` and `--flag=value`.
         let (flag, inline) = match arg.split_once('=') {
@@ -135,6 +151,7 @@ fn parse_args() -> Result<Args, String> {
         rack_size,
         layout,
         seed,
+        layered,
     })
 }
 
@@ -322,12 +339,43 @@ impl Site {
         );
     }
 
-    fn envelope(y: &mut String, kind: &str, name: &str) {
+    fn envelope(&self, y: &mut String, kind: &str, name: &str) {
+        self.envelope_with(y, kind, name, &[], None, "");
+    }
+
+    /// A drydock document's head: `labels` besides `site`, a `layeringDefinition` (its lines,
+    /// indented four spaces; `None`: a concrete site document when layered, none otherwise)
+    /// and `substitutions` (their lines, indented four spaces), then `data:`.
+    fn envelope_with(
+        &self,
+        y: &mut String,
+        kind: &str,
+        name: &str,
+        labels: &[(&str, &str)],
+        layering: Option<&str>,
+        substitutions: &str,
+    ) {
         let _ = write!(
             y,
             "---\nschema: drydock/{kind}/v1\nmetadata:\n  schema: metadata/Document/v1\n  \
-             name: {name}\n  storagePolicy: cleartext\n  labels:\n    site: {SITE}\ndata:\n"
+             name: {name}\n  storagePolicy: cleartext\n  labels:\n    site: {SITE}\n"
         );
+        for (k, v) in labels {
+            let _ = writeln!(y, "    {k}: {v}");
+        }
+        match layering {
+            Some(l) => {
+                let _ = write!(y, "  layeringDefinition:\n{l}");
+            }
+            None if self.args.layered => {
+                y.push_str("  layeringDefinition:\n    abstract: false\n    layer: site\n");
+            }
+            None => {}
+        }
+        if !substitutions.is_empty() {
+            let _ = write!(y, "  substitutions:\n{substitutions}");
+        }
+        y.push_str("data:\n");
     }
 
     fn site_definition(&self) -> String {
@@ -340,22 +388,41 @@ impl Site {
             y,
             "---\nschema: pegleg/SiteDefinition/v1\nmetadata:\n  schema: metadata/Document/v1\n  \
              name: {SITE}\n  storagePolicy: cleartext\n  layeringDefinition:\n    abstract: false\n    \
-             layer: site\ndata:\n  revision: v1.0\n  site_type: foundry\n"
+             layer: site\ndata:\n"
         );
+        if !self.args.layered {
+            // The 2018 layout's revision; a layered repository uses the current layout.
+            y.push_str("  revision: v1.0\n");
+        }
+        y.push_str("  site_type: foundry\n");
         y
     }
 
     fn region(&self) -> String {
         let mut y = String::new();
         self.header(&mut y, "The Region: its name is the site's name.");
-        Self::envelope(&mut y, "Region", SITE);
+        if self.args.layered {
+            // Real sites take the keys and the repositories from other documents.
+            self.envelope_with(
+                &mut y,
+                "Region",
+                SITE,
+                &[],
+                None,
+                concat!(
+                    "    - src: {schema: deckhand/PublicKey/v1, name: operator-ssh-key, path: .}\n",
+                    "      dest: {path: '.authorized_keys[0]'}\n",
+                    "    - src: {schema: pegleg/SoftwareVersions/v1, name: software-versions, path: .packages.repositories}\n",
+                    "      dest: {path: .repositories}\n",
+                ),
+            );
+            y.push_str(TAG_DEFINITIONS);
+            return y;
+        }
+        self.envelope(&mut y, "Region", SITE);
+        y.push_str(TAG_DEFINITIONS);
+        let _ = writeln!(y, "  authorized_keys:\n    - '{OPERATOR_KEY}'");
         y.push_str(concat!(
-            "  tag_definitions:\n",
-            "    - tag: high_memory\n",
-            "      definition_type: lshw_xpath\n",
-            "      definition: '//node[@id=\"memory\"]/size[@units=\"bytes\"] > 274877906944'\n",
-            "  authorized_keys:\n",
-            "    - 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEds0+Wf+vLAeH+EvFVlQT0Q1+qKOFzHETnXfRAfsnw9 operator@demo.example.net'\n",
             "  repositories:\n",
             "    remove_unlisted: true\n",
             "    ubuntu:\n",
@@ -369,18 +436,34 @@ impl Site {
     }
 
     fn networks(&self) -> String {
+        // Layered: mgmt inherits its MTU and domain from the global layer and takes its DNS
+        // servers from the site's CommonAddresses.
+        let layered_mgmt = self.args.layered;
         let mut y = String::new();
         self.header(
             &mut y,
             "Layer 3: reserved, static and dhcp ranges that do not overlap.",
         );
         let net = |y: &mut String, name: &str, p: &Plan, vlan: Option<&str>, mtu: u32| {
-            Self::envelope(y, "Network", name);
+            if layered_mgmt && name == "mgmt" {
+                self.envelope_with(
+                    y,
+                    "Network",
+                    name,
+                    &[],
+                    Some("    abstract: false\n    layer: site\n    parentSelector:\n      network: mgmt-global\n    actions:\n      - {method: merge, path: .}\n"),
+                    "    - src: {schema: pegleg/CommonAddresses/v1, name: common-addresses, path: .dns.upstream_servers_joined}\n      dest: {path: .dns.servers}\n",
+                );
+            } else {
+                self.envelope(y, "Network", name);
+            }
             let _ = writeln!(y, "  cidr: {}/{}", p.base, p.prefix());
             if let Some(v) = vlan {
                 let _ = writeln!(y, "  vlan: '{v}'");
             }
-            let _ = writeln!(y, "  mtu: {mtu}");
+            if !(layered_mgmt && name == "mgmt") {
+                let _ = writeln!(y, "  mtu: {mtu}");
+            }
             p.ranges(y);
         };
         let route = |y: &mut String, subnet: &str, gw: Ip, metric: u32| {
@@ -402,12 +485,14 @@ impl Site {
 
         net(&mut y, "mgmt", &self.mgmt, Some("102"), 1500);
         route(&mut y, "0.0.0.0/0", self.mgmt.gateway(), 10);
-        let _ = write!(
-            y,
-            "  dns:\n    domain: {DOMAIN}\n    servers: '{},{}'\n",
-            self.mgmt.base.add(2),
-            self.mgmt.base.add(3)
-        );
+        if !layered_mgmt {
+            let _ = write!(
+                y,
+                "  dns:\n    domain: {DOMAIN}\n    servers: '{},{}'\n",
+                self.mgmt.base.add(2),
+                self.mgmt.base.add(3)
+            );
+        }
 
         net(&mut y, "storage", &self.storage, Some("103"), 9000);
         let _ = write!(
@@ -425,14 +510,14 @@ impl Site {
         let mut y = String::new();
         self.header(&mut y, "Layer 1 and 2.");
         for (name, net) in [("oob", "oob"), ("pxe", "pxe")] {
-            Self::envelope(&mut y, "NetworkLink", name);
+            self.envelope(&mut y, "NetworkLink", name);
             let _ = write!(
                 y,
                 "  bonding:\n    mode: disabled\n  mtu: 1500\n  linkspeed: auto\n  trunking:\n    \
                  mode: disabled\n    default_network: {net}\n  allowed_networks:\n    - {net}\n"
             );
         }
-        Self::envelope(&mut y, "NetworkLink", "gp");
+        self.envelope(&mut y, "NetworkLink", "gp");
         y.push_str(concat!(
             "  bonding:\n    mode: 802.3ad\n    hash: layer3+4\n    peer_rate: fast\n",
             "    mon_rate: 100\n    up_delay: 1000\n    down_delay: 3000\n",
@@ -446,20 +531,22 @@ impl Site {
     fn hardware(&self) -> String {
         let mut y = String::new();
         self.header(&mut y, "The one server model of the site.");
-        Self::envelope(&mut y, "HardwareProfile", "dell_r740");
-        y.push_str(concat!(
-            "  vendor: Dell\n  generation: '14'\n  hw_version: '3'\n  bios_version: '2.12.2'\n",
-            "  boot_mode: uefi\n  bootstrap_protocol: pxe\n  pxe_interface: 0\n",
-            "  device_aliases:\n",
-            "    data_nic01:\n      address: '0000:3b:00.0'\n",
-            "      dev_type: 'Ethernet Controller XXV710 for 25GbE SFP28'\n      bus_type: pci\n",
-            "    data_nic02:\n      address: '0000:3b:00.1'\n",
-            "      dev_type: 'Ethernet Controller XXV710 for 25GbE SFP28'\n      bus_type: pci\n",
-            "    bootdisk:\n      address: '0:2.0.0'\n      dev_type: 'PERC H740P'\n      bus_type: scsi\n",
-            "    datadisk:\n      address: '0:2.1.0'\n      dev_type: 'PERC H740P'\n      bus_type: scsi\n",
-            "  cpu_sets:\n    kvm: '4-23,28-47,52-71,76-95'\n",
-            "  hugepages:\n    dpdk:\n      size: '1G'\n      count: 32\n",
-        ));
+        if self.args.layered {
+            // The model is described in the global layer; the site pins its BIOS version.
+            self.envelope_with(
+                &mut y,
+                "HardwareProfile",
+                "dell_r740",
+                &[],
+                Some("    abstract: false\n    layer: site\n    parentSelector:\n      hardware: dell_r740-global\n    actions:\n      - {method: merge, path: .}\n"),
+                "",
+            );
+            y.push_str("  bios_version: '2.12.2'\n");
+            return y;
+        }
+        self.envelope(&mut y, "HardwareProfile", "dell_r740");
+        y.push_str(HARDWARE);
+        y.push_str("  bios_version: '2.12.2'\n");
         y
     }
 
@@ -469,31 +556,26 @@ impl Site {
             &mut y,
             "Host profiles: base -> compute -> {storage, gateway}.",
         );
-        Self::envelope(&mut y, "HostProfile", "base");
-        y.push_str(concat!(
-            "  hardware_profile: dell_r740\n  primary_network: mgmt\n",
-            "  oob:\n    type: ipmi\n    network: oob\n    account: root\n    credential: 'env:BMC_PASSWORD'\n",
-            "  storage:\n    physical_devices:\n      bootdisk:\n        labels:\n          role: boot\n",
-            "        partitions:\n",
-            "          - name: root\n            size: 30g\n            bootable: true\n",
-            "            filesystem:\n              mountpoint: '/'\n              fstype: ext4\n              mount_options: defaults\n",
-            "          - name: boot\n            size: 1g\n",
-            "            filesystem:\n              mountpoint: '/boot'\n              fstype: ext4\n              mount_options: defaults\n",
-            "          - name: efi\n            size: 512m\n",
-            "            filesystem:\n              mountpoint: '/boot/efi'\n              fstype: vfat\n",
-            "          - name: pv_local\n            size: '>100g'\n            volume_group: vg_local\n",
-            "    volume_groups:\n      vg_local:\n        logical_volumes:\n",
-            "          - name: var_log\n            size: 20%\n",
-            "            filesystem:\n              mountpoint: '/var/log'\n              fstype: xfs\n",
-            "  platform:\n    image: focal\n    kernel: ga-20.04\n    kernel_params:\n",
-            "      console: 'ttyS1,115200n8'\n      intel_iommu: 'on'\n      iommu: pt\n      quiet: true\n",
-            "  metadata:\n    owner_data:\n      site: gen\n      managed_by: drydock\n",
-            "  interfaces:\n",
-            "    pxe:\n      device_link: pxe\n      slaves:\n        - eno1\n      networks:\n        - pxe\n",
-            "    bond0:\n      device_link: gp\n      slaves:\n        - data_nic01\n        - data_nic02\n",
-            "      networks:\n        - mgmt\n        - storage\n",
-        ));
-        Self::envelope(&mut y, "HostProfile", "compute");
+        if self.args.layered {
+            // Global → type → site: the site replaces the interfaces and the owner data.
+            self.envelope_with(
+                &mut y,
+                "HostProfile",
+                "base",
+                &[],
+                Some("    abstract: false\n    layer: site\n    parentSelector:\n      hosttype: base-foundry\n    actions:\n      - {method: merge, path: .}\n      - {method: replace, path: .interfaces}\n      - {method: replace, path: .metadata.owner_data}\n"),
+                "",
+            );
+            y.push_str(BASE_INTERFACES);
+            y.push_str(
+                "  metadata:\n    owner_data:\n      site: gen\n      managed_by: drydock\n",
+            );
+        } else {
+            self.envelope(&mut y, "HostProfile", "base");
+            y.push_str(BASE_PROFILE);
+            y.push_str(BASE_INTERFACES);
+        }
+        self.envelope(&mut y, "HostProfile", "compute");
         y.push_str(concat!(
             "  host_profile: base\n",
             "  storage:\n    volume_groups:\n      vg_local:\n        logical_volumes:\n",
@@ -507,7 +589,7 @@ impl Site {
             "      transparent_hugepage: never\n",
             "  metadata:\n    tags:\n      - compute\n      - dpdk\n    owner_data:\n      role: compute\n",
         ));
-        Self::envelope(&mut y, "HostProfile", "storage");
+        self.envelope(&mut y, "HostProfile", "storage");
         y.push_str(concat!(
             "  host_profile: compute\n",
             "  storage:\n    physical_devices:\n      datadisk:\n        labels:\n          role: ceph\n",
@@ -521,7 +603,7 @@ impl Site {
             "      '!default_hugepagesz': null\n      '!isolcpus': null\n",
             "  metadata:\n    tags:\n      - ceph-osd\n      - '!dpdk'\n    owner_data:\n      role: storage\n",
         ));
-        Self::envelope(&mut y, "HostProfile", "gateway");
+        self.envelope(&mut y, "HostProfile", "gateway");
         y.push_str(concat!(
             "  host_profile: compute\n",
             "  interfaces:\n    bond0:\n      networks:\n        - public\n",
@@ -537,7 +619,7 @@ impl Site {
         let tor_base = Ip::new(10, 192, 0, 0);
         for r in 0..self.racks {
             let name = self.rack_name(r);
-            Self::envelope(&mut y, "Rack", &name);
+            self.envelope(&mut y, "Rack", &name);
             y.push_str("  tor_switches:\n");
             for t in 0..2u32 {
                 let ip = tor_base.add(r as u32 * 4 + t + 1);
@@ -568,7 +650,24 @@ impl Site {
             &mut y,
             "Boot actions: one for every node, one for the dpdk nodes.",
         );
-        Self::envelope(&mut y, "BootAction", "site-baseline");
+        if self.args.layered {
+            // The chrony sources come from a pegleg/Script, with the NTP server put in.
+            self.envelope_with(
+                &mut y,
+                "BootAction",
+                "site-baseline",
+                &[],
+                None,
+                concat!(
+                    "    - src: {schema: pegleg/Script/v1, name: chrony-sources, path: .}\n",
+                    "      dest: {path: '.assets[3].data'}\n",
+                    "    - src: {schema: pegleg/CommonAddresses/v1, name: common-addresses, path: .ntp.servers_joined, pattern: '^([^,]+)', match_group: 1}\n",
+                    "      dest: {path: '.assets[3].data', pattern: NTP_SERVER}\n",
+                ),
+            );
+        } else {
+            self.envelope(&mut y, "BootAction", "site-baseline");
+        }
         y.push_str(concat!(
             "  signaling: true\n  assets:\n",
             "    - type: pkg_list\n      data:\n",
@@ -580,13 +679,15 @@ impl Site {
             "    - type: file\n      path: /etc/motd\n      permissions: '444'\n",
             "      data: |\n        {{ node.hostname }}: deployed by drydock.\n",
             "      data_pipeline:\n        - utf8_decode\n        - template\n",
+            "    - type: file\n      path: /etc/chrony/sources.d/site.sources\n      permissions: '644'\n",
+            "      data: |\n        server ntp1.gen.example.net iburst\n",
             "    - type: unit\n      path: /etc/systemd/system/lldpd-tune.service\n      permissions: '644'\n",
             "      data: |\n        [Unit]\n        Description=Advertise the system name over LLDP\n",
             "        After=lldpd.service\n\n        [Service]\n        Type=oneshot\n",
             "        ExecStart=/usr/sbin/lldpcli configure system hostname .\n",
             "        RemainAfterExit=yes\n\n        [Install]\n        WantedBy=multi-user.target\n",
         ));
-        Self::envelope(&mut y, "BootAction", "dpdk-setup");
+        self.envelope(&mut y, "BootAction", "dpdk-setup");
         y.push_str(concat!(
             "  signaling: false\n",
             "  node_filter:\n    filter_set_type: union\n    filter_set:\n",
@@ -610,13 +711,21 @@ impl Site {
             let j = i - first + 1;
             let name = format!("{rack}n{:0w$}", j, w = self.node_width);
             let role = role(j);
-            Self::envelope(y, "BaremetalNode", &name);
+            if self.args.layered {
+                // Each node's BMC password comes from its rack's Passphrase.
+                let subs = format!(
+                    "    - src: {{schema: deckhand/Passphrase/v1, name: {rack}-bmc-password, path: .}}\n      dest: {{path: .oob.credential}}\n"
+                );
+                self.envelope_with(y, "BaremetalNode", &name, &[], None, &subs);
+            } else {
+                self.envelope(y, "BaremetalNode", &name);
+            }
             let _ = writeln!(y, "  host_profile: {role}");
             if i % 8 == 7 {
-                y.push_str(concat!(
-                    "  oob:\n    type: redfish\n    network: oob\n    account: drydock\n",
-                    "    credential: 'file:/etc/drydock/secrets/redfish-password'\n",
-                ));
+                y.push_str("  oob:\n    type: redfish\n    network: oob\n    account: drydock\n");
+                if !self.args.layered {
+                    y.push_str("    credential: 'file:/etc/drydock/secrets/redfish-password'\n");
+                }
             }
             let k = i as u32;
             let _ = write!(
@@ -650,6 +759,61 @@ impl Site {
     }
 }
 
+/// The hardware profile's data, all but its BIOS version.
+const HARDWARE: &str = concat!(
+    "  vendor: Dell\n  generation: '14'\n  hw_version: '3'\n",
+    "  boot_mode: uefi\n  bootstrap_protocol: pxe\n  pxe_interface: 0\n",
+    "  device_aliases:\n",
+    "    data_nic01:\n      address: '0000:3b:00.0'\n",
+    "      dev_type: 'Ethernet Controller XXV710 for 25GbE SFP28'\n      bus_type: pci\n",
+    "    data_nic02:\n      address: '0000:3b:00.1'\n",
+    "      dev_type: 'Ethernet Controller XXV710 for 25GbE SFP28'\n      bus_type: pci\n",
+    "    bootdisk:\n      address: '0:2.0.0'\n      dev_type: 'PERC H740P'\n      bus_type: scsi\n",
+    "    datadisk:\n      address: '0:2.1.0'\n      dev_type: 'PERC H740P'\n      bus_type: scsi\n",
+    "  cpu_sets:\n    kvm: '4-23,28-47,52-71,76-95'\n",
+    "  hugepages:\n    dpdk:\n      size: '1G'\n      count: 32\n",
+);
+
+/// The Region's tag definitions.
+const TAG_DEFINITIONS: &str = concat!(
+    "  tag_definitions:\n",
+    "    - tag: high_memory\n",
+    "      definition_type: lshw_xpath\n",
+    "      definition: '//node[@id=\"memory\"]/size[@units=\"bytes\"] > 274877906944'\n",
+);
+
+/// The operator's SSH key.
+const OPERATOR_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEds0+Wf+vLAeH+EvFVlQT0Q1+qKOFzHETnXfRAfsnw9 operator@demo.example.net";
+
+/// The global base profile's data (the flat site's `base`, without its interfaces).
+const BASE_PROFILE: &str = concat!(
+    "  hardware_profile: dell_r740\n  primary_network: mgmt\n",
+    "  oob:\n    type: ipmi\n    network: oob\n    account: root\n    credential: 'env:BMC_PASSWORD'\n",
+    "  storage:\n    physical_devices:\n      bootdisk:\n        labels:\n          role: boot\n",
+    "        partitions:\n",
+    "          - name: root\n            size: 30g\n            bootable: true\n",
+    "            filesystem:\n              mountpoint: '/'\n              fstype: ext4\n              mount_options: defaults\n",
+    "          - name: boot\n            size: 1g\n",
+    "            filesystem:\n              mountpoint: '/boot'\n              fstype: ext4\n              mount_options: defaults\n",
+    "          - name: efi\n            size: 512m\n",
+    "            filesystem:\n              mountpoint: '/boot/efi'\n              fstype: vfat\n",
+    "          - name: pv_local\n            size: '>100g'\n            volume_group: vg_local\n",
+    "    volume_groups:\n      vg_local:\n        logical_volumes:\n",
+    "          - name: var_log\n            size: 20%\n",
+    "            filesystem:\n              mountpoint: '/var/log'\n              fstype: xfs\n",
+    "  platform:\n    image: focal\n    kernel: ga-20.04\n    kernel_params:\n",
+    "      console: 'ttyS1,115200n8'\n      intel_iommu: 'on'\n      iommu: pt\n      quiet: true\n",
+    "  metadata:\n    owner_data:\n      site: gen\n      managed_by: drydock\n",
+);
+
+/// The base profile's interfaces.
+const BASE_INTERFACES: &str = concat!(
+    "  interfaces:\n",
+    "    pxe:\n      device_link: pxe\n      slaves:\n        - eno1\n      networks:\n        - pxe\n",
+    "    bond0:\n      device_link: gp\n      slaves:\n        - data_nic01\n        - data_nic02\n",
+    "      networks:\n        - mgmt\n        - storage\n",
+);
+
 /// A Dell-style 7-character service tag.
 fn service_tag(mut h: u64) -> String {
     const ALPHABET: &[u8] = b"0123456789BCDFGHJKLMNPQRSTVWXYZ";
@@ -674,37 +838,206 @@ fn fresh_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn write(site: &Site) -> io::Result<(usize, u64)> {
-    let site_dir = site.args.out.join("site");
-    let nodes_dir = site.args.out.join("nodes");
-    fresh_dir(&site_dir)?;
-    fresh_dir(&nodes_dir)?;
-    let mut files = 0;
-    let mut bytes = 0u64;
-    let mut put = |path: PathBuf, text: &str| -> io::Result<()> {
-        fs::write(path, text)?;
-        files += 1;
-        bytes += text.len() as u64;
-        Ok(())
-    };
-    put(
-        site_dir.join("site-definition.yaml"),
-        &site.site_definition(),
-    )?;
-    put(site_dir.join("region.yaml"), &site.region())?;
-    put(site_dir.join("networks.yaml"), &site.networks())?;
-    put(site_dir.join("links.yaml"), &site.links())?;
-    put(site_dir.join("hardware.yaml"), &site.hardware())?;
-    put(site_dir.join("profiles.yaml"), &site.profiles())?;
-    put(site_dir.join("racks.yaml"), &site.rack_docs())?;
-    put(site_dir.join("bootactions.yaml"), &site.boot_actions())?;
-    let mut y = String::with_capacity(64 * 1024);
-    for r in 0..site.racks {
-        y.clear();
-        site.rack_nodes(r, &mut y);
-        put(nodes_dir.join(format!("{}.yaml", site.rack_name(r))), &y)?;
+impl Site {
+    /// The documents of the global and type layers and the site's other tools' documents
+    /// (`--layered`): `(path under DIR, text)`.
+    fn layered_extras(&self) -> Vec<(PathBuf, String)> {
+        let head = |what: &str| {
+            let mut y = String::new();
+            self.header(&mut y, what);
+            y
+        };
+        let doc = |y: &mut String, schema: &str, name: &str, layer: &str, extra: &str| {
+            let _ = write!(
+                y,
+                "---\nschema: {schema}\nmetadata:\n  schema: metadata/Document/v1\n  name: {name}\n  \
+                 storagePolicy: cleartext\n{extra}  layeringDefinition:\n    abstract: false\n    layer: {layer}\n"
+            );
+        };
+        let mut out = Vec::new();
+
+        let mut y = head("Deckhand's layer order.");
+        y.push_str("---\nschema: deckhand/LayeringPolicy/v1\nmetadata:\n  schema: metadata/Control/v1\n  name: layering-policy\ndata:\n  layerOrder:\n    - global\n    - type\n    - site\n");
+        out.push(("global/layering-policy.yaml".into(), y));
+
+        let mut y = head("Software versions, substituted into the Region.");
+        doc(
+            &mut y,
+            "pegleg/SoftwareVersions/v1",
+            "software-versions",
+            "global",
+            "",
+        );
+        y.push_str(concat!(
+            "data:\n  packages:\n    repositories:\n      remove_unlisted: true\n      ubuntu:\n",
+            "        repo_type: apt\n        url: 'http://mirror.gen.example.net/ubuntu'\n",
+            "        distributions:\n          - focal\n          - focal-updates\n          - focal-security\n",
+            "        components:\n          - main\n          - restricted\n          - universe\n",
+        ));
+        out.push(("global/software.yaml".into(), y));
+
+        let mut y = head("Scripts, substituted into boot actions.");
+        doc(&mut y, "pegleg/Script/v1", "chrony-sources", "global", "");
+        y.push_str("data: |\n  server NTP_SERVER iburst\n");
+        out.push(("global/scripts.yaml".into(), y));
+
+        let mut y = head("The server model, abstract: the site's hardware profile merges it.");
+        self.envelope_with(
+            &mut y,
+            "HardwareProfile",
+            "dell_r740-global",
+            &[("hardware", "dell_r740-global")],
+            Some("    abstract: true\n    layer: global\n"),
+            "",
+        );
+        y.push_str(HARDWARE);
+        out.push(("global/hardware.yaml".into(), y));
+
+        let mut y = head("The base host profile, abstract: the type layer merges it.");
+        self.envelope_with(
+            &mut y,
+            "HostProfile",
+            "base-global",
+            &[("hosttype", "base-global")],
+            Some("    abstract: true\n    layer: global\n"),
+            "",
+        );
+        y.push_str(BASE_PROFILE);
+        y.push_str(BASE_INTERFACES);
+        out.push(("global/profiles.yaml".into(), y));
+
+        let mut y = head("The management network's settings shared by every site.");
+        self.envelope_with(
+            &mut y,
+            "Network",
+            "mgmt-global",
+            &[("network", "mgmt-global")],
+            Some("    abstract: true\n    layer: global\n"),
+            "",
+        );
+        let _ = write!(y, "  mtu: 1500\n  dns:\n    domain: {DOMAIN}\n");
+        out.push(("global/networks.yaml".into(), y));
+
+        let mut y = head("The foundry type: the base profile with the type's kernel settings.");
+        self.envelope_with(
+            &mut y,
+            "HostProfile",
+            "base-foundry",
+            &[("hosttype", "base-foundry")],
+            Some("    abstract: true\n    layer: type\n    parentSelector:\n      hosttype: base-global\n    actions:\n      - {method: merge, path: .}\n"),
+            "",
+        );
+        y.push_str("  platform:\n    kernel_params:\n      numa_balancing: disable\n");
+        out.push(("type/foundry/profiles.yaml".into(), y));
+
+        let mut y = head("Addresses every document of the site shares.");
+        doc(
+            &mut y,
+            "pegleg/CommonAddresses/v1",
+            "common-addresses",
+            "site",
+            "",
+        );
+        let _ = write!(
+            y,
+            "data:\n  dns:\n    upstream_servers_joined: '{},{}'\n  ntp:\n    servers_joined: 'ntp1.{DOMAIN},ntp2.{DOMAIN}'\n",
+            self.mgmt.base.add(2),
+            self.mgmt.base.add(3)
+        );
+        out.push(("site/gen/common-addresses.yaml".into(), y));
+
+        let mut y = head("Secrets: the operator's key and one BMC password per rack.");
+        doc(
+            &mut y,
+            "deckhand/PublicKey/v1",
+            "operator-ssh-key",
+            "site",
+            "",
+        );
+        let _ = writeln!(y, "data: '{OPERATOR_KEY}'");
+        for r in 0..self.racks {
+            let rack = self.rack_name(r);
+            let pw = service_tag(mix(self.args.seed ^ (r << 8) ^ 0xB3C));
+            doc(
+                &mut y,
+                "deckhand/Passphrase/v1",
+                &format!("{rack}-bmc-password"),
+                "site",
+                "",
+            );
+            let _ = writeln!(y, "data: {pw}-{rack}");
+        }
+        out.push(("site/gen/secrets.yaml".into(), y));
+        out
     }
-    Ok((files, bytes))
+}
+
+/// Counts what is written.
+struct Writer {
+    files: usize,
+    bytes: u64,
+}
+
+impl Writer {
+    fn put(&mut self, path: PathBuf, text: &str) -> io::Result<()> {
+        fs::write(path, text)?;
+        self.files += 1;
+        self.bytes += text.len() as u64;
+        Ok(())
+    }
+
+    /// The site's documents in `site_dir`, one file per rack's nodes in `nodes_dir`.
+    fn site(&mut self, site: &Site, site_dir: &Path, nodes_dir: &Path) -> io::Result<()> {
+        let docs = [
+            ("site-definition.yaml", site.site_definition()),
+            ("region.yaml", site.region()),
+            ("networks.yaml", site.networks()),
+            ("links.yaml", site.links()),
+            ("hardware.yaml", site.hardware()),
+            ("profiles.yaml", site.profiles()),
+            ("racks.yaml", site.rack_docs()),
+            ("bootactions.yaml", site.boot_actions()),
+        ];
+        for (name, text) in docs {
+            self.put(site_dir.join(name), &text)?;
+        }
+        let mut y = String::with_capacity(64 * 1024);
+        for r in 0..site.racks {
+            y.clear();
+            site.rack_nodes(r, &mut y);
+            self.put(nodes_dir.join(format!("{}.yaml", site.rack_name(r))), &y)?;
+        }
+        Ok(())
+    }
+}
+
+/// A flat site: `DIR/site/` and `DIR/nodes/`; with `--layered` a Pegleg repository:
+/// `global/`, `type/foundry/`, `site/gen/` (nodes in `site/gen/baremetal/<rack>.yaml`).
+fn write(site: &Site) -> io::Result<(usize, u64)> {
+    let out = &site.args.out;
+    let mut w = Writer { files: 0, bytes: 0 };
+    if site.args.layered {
+        let site_dir = out.join("site").join(SITE);
+        let nodes_dir = site_dir.join("baremetal");
+        for d in [
+            out.join("global"),
+            out.join("type").join("foundry"),
+            site_dir.clone(),
+            nodes_dir.clone(),
+        ] {
+            fresh_dir(&d)?;
+        }
+        for (path, text) in site.layered_extras() {
+            w.put(out.join(path), &text)?;
+        }
+        w.site(site, &site_dir, &nodes_dir)?;
+    } else {
+        let (site_dir, nodes_dir) = (out.join("site"), out.join("nodes"));
+        fresh_dir(&site_dir)?;
+        fresh_dir(&nodes_dir)?;
+        w.site(site, &site_dir, &nodes_dir)?;
+    }
+    Ok((w.files, w.bytes))
 }
 
 fn main() -> ExitCode {
@@ -736,5 +1069,80 @@ fn main() -> ExitCode {
             eprintln!("error: writing {}: {e}", site.args.out.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generate(nodes: u64, layered: bool) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let site = Site::new(Args {
+            nodes,
+            out: d.path().to_path_buf(),
+            rack_size: 40,
+            layout: (0..nodes.div_ceil(40))
+                .map(|r| 40.min(nodes - r * 40))
+                .collect(),
+            seed: 7,
+            layered,
+        });
+        write(&site).unwrap();
+        d
+    }
+
+    fn findings(path: &Path) -> (drydock::design::Design, Vec<drydock::diag::Finding>) {
+        let design = drydock::design::load(&[path.to_path_buf()]).unwrap();
+        let report = drydock::validate::validate(
+            &design,
+            &drydock::validate::Options {
+                catalog: Some(drydock::validate::Catalog::simulator()),
+                ..Default::default()
+            },
+        );
+        (design, report.findings)
+    }
+
+    #[test]
+    fn both_layouts_validate_clean_and_say_the_same() {
+        let flat = generate(90, false);
+        let layered = generate(90, true);
+        let (fd, ff) = findings(flat.path());
+        let (ld, lf) = findings(&layered.path().join("site").join(SITE));
+        assert!(ff.is_empty(), "{ff:#?}");
+        assert!(lf.is_empty(), "{lf:#?}");
+        assert!(ld.provenance.is_some(), "the layered site was rendered");
+        assert_eq!(fd.documents.len(), ld.documents.len());
+        // The rendered base profile carries the type layer's kernel parameter and the global
+        // layer's storage; every node's credential came from the secret store.
+        let base = ld.documents.iter().find(|d| d.name.v == "base").unwrap();
+        assert!(
+            base.data
+                .at(&["platform", "kernel_params", "numa_balancing"])
+                .is_some()
+        );
+        assert!(
+            base.data
+                .at(&["storage", "physical_devices", "bootdisk"])
+                .is_some()
+        );
+        let site = drydock::model::build(&ld);
+        assert!(site.nodes.iter().all(|n| {
+            n.config
+                .oob
+                .credential
+                .as_ref()
+                .is_some_and(|c| ld.from_secret_store(c.loc))
+        }));
+        let mgmt = site.network("mgmt").unwrap();
+        assert_eq!(
+            mgmt.dns_servers.as_ref().map(|s| s.v.as_str()),
+            fd.documents
+                .iter()
+                .find(|d| d.name.v == "mgmt")
+                .and_then(|d| d.data.at(&["dns", "servers"]))
+                .and_then(|s| s.as_str())
+        );
     }
 }

@@ -10,6 +10,8 @@ use crate::source::Loc;
 pub enum Severity {
     Error,
     Warning,
+    /// Informational: worth knowing, never a failure (`--deny-warnings` ignores notes).
+    Note,
 }
 
 impl Severity {
@@ -17,6 +19,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         }
     }
 }
@@ -98,8 +101,16 @@ impl Finding {
         self
     }
 
+    pub fn note(code: &'static str, loc: Loc, message: impl Into<String>) -> Finding {
+        Finding::new(code, Severity::Note, loc, message)
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    pub fn is_warning(&self) -> bool {
+        self.severity == Severity::Warning
     }
 }
 
@@ -135,4 +146,23 @@ pub fn consolidate(mut findings: Vec<Finding>) -> Vec<Finding> {
         ))
     });
     out
+}
+
+/// `1 error`, `3 errors`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `a, b, c and 4 more`.
+pub fn list_names(names: &[String], max: usize) -> String {
+    let shown: Vec<&str> = names.iter().take(max).map(String::as_str).collect();
+    let mut s = shown.join(", ");
+    if names.len() > max {
+        s.push_str(&format!(" and {} more", names.len() - max));
+    }
+    s
 }

@@ -89,6 +89,11 @@ impl SourceFile {
         }
     }
 
+    /// Byte offsets at which each line starts (the first is 0).
+    pub fn line_starts(&self) -> &[u32] {
+        &self.line_starts
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: u32) -> (u32, u32) {
         let line = match self.line_starts.binary_search(&offset) {

@@ -222,3 +222,64 @@ proptest! {
         let _ = drydock::validate::validate(&d, &Default::default());
     }
 }
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_yaml_is_an_error_and_does_not_block() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("a.yaml"), "schema: pegleg/X/v1\ndata: {}\n").unwrap();
+    mkfifo(&d.path().join("x.yaml"));
+    let (code, j) = validate_json(d.path());
+    assert_eq!(code, 1);
+    let m = messages(&j);
+    assert!(
+        m.iter()
+            .any(|m| m.contains("named pipe") && m.contains("missing documents")),
+        "{m:?}"
+    );
+    let design = design::load(&[d.path().to_path_buf()]).unwrap();
+    assert!(!design.is_complete());
+    assert_eq!(design.unread, [d.path().join("x.yaml")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_to_dev_zero_is_refused_without_reading() {
+    let d = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/zero", d.path().join("z.yaml")).unwrap();
+    let (code, j) = validate_json(d.path());
+    assert_eq!(code, 1);
+    assert!(messages(&j)[0].contains("character device"), "{j}");
+    // Named on the command line, too.
+    let (code, j) = validate_json(&d.path().join("z.yaml"));
+    assert_eq!(code, 1, "{j}");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_design_file_is_an_error_not_a_pass() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("a.yaml"), "schema: pegleg/X/v1\ndata: {}\n").unwrap();
+    std::os::unix::fs::symlink(d.path().join("gone"), d.path().join("b.yaml")).unwrap();
+    let (code, j) = validate_json(d.path());
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(j["findings"][0]["severity"], "error");
+    let design = design::load(&[d.path().to_path_buf()]).unwrap();
+    assert!(!design.is_complete());
+}
+
+#[test]
+fn dot_files_are_not_design_files() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(".#a.yaml"), "not: [yaml").unwrap();
+    std::fs::write(d.path().join("a.yaml"), "schema: pegleg/X/v1\ndata: {}\n").unwrap();
+    let (code, j) = validate_json(d.path());
+    assert_eq!(code, 0, "{j}");
+}

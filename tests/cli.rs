@@ -140,6 +140,7 @@ fn sarif_output_has_the_required_fields() {
         .args(["--format", "sarif"])
         .output()
         .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("example.invalid"));
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["version"], "2.1.0");
     assert!(j["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
@@ -311,4 +312,58 @@ fn a_closed_output_pipe_ends_quietly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A design whose only finding is a note: a rack no Rack document defines.
+fn design_with_a_note() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let text = drydock::validate::examples::compose(
+        r#"schema: drydock/BaremetalNode/v1
+metadata: {schema: metadata/Document/v1, name: n2}
+data:
+  host_profile: base
+  metadata: {rack: r9, boot_mac: '52:54:00:00:00:02'}
+  addressing:
+    - {network: oob, address: 172.16.0.12}
+    - {network: pxe, address: dhcp}
+    - {network: mgmt, address: 172.16.2.12}
+"#,
+    );
+    std::fs::write(d.path().join("site.yaml"), text).unwrap();
+    d
+}
+
+#[test]
+fn notes_are_a_third_severity_in_every_format_and_never_fail() {
+    let d = design_with_a_note();
+    let run = |args: &[&str]| {
+        let out = drydock()
+            .arg("validate")
+            .arg(d.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, human) = run(&["--deny-warnings", "--color", "never"]);
+    assert_eq!(code, Some(0), "{human}");
+    assert!(
+        human.contains("0 errors, 0 warnings, 1 note in 1 file"),
+        "{human}"
+    );
+    let (_, json) = run(&["--format", "json"]);
+    let j: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(j["summary"]["notes"], 1);
+    assert_eq!(j["findings"][0]["severity"], "note");
+    let (_, sarif) = run(&["--format", "sarif"]);
+    let j: Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(j["runs"][0]["results"][0]["level"], "note");
+    let (code, junit) = run(&["--format", "junit", "--deny-warnings"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        junit.contains("failures=\"0\"") && junit.contains("note: rack `r9`"),
+        "{junit}"
+    );
+    let (_, github) = run(&["--format", "github"]);
+    assert!(github.starts_with("::notice "), "{github}");
 }

@@ -52,6 +52,31 @@ fn every_rule_has_a_bad_and_a_good_example_that_behave() {
 }
 
 #[test]
+fn every_bad_example_fails_on_something_it_shows() {
+    // `drydock explain` prints only the example: what fails must be in it, not in the base
+    // site it is written against.
+    for r in validate::all_rules() {
+        let i = r.info();
+        if i.code == "DD000" || i.code == "DD001" {
+            continue;
+        }
+        let text = drydock::validate::examples::compose(i.bad);
+        let shown = text.len() - i.bad.len();
+        let findings = run(i.bad);
+        let mine: Vec<_> = findings.iter().filter(|f| f.code == i.code).collect();
+        assert!(
+            mine.iter().any(|f| {
+                std::iter::once(f.loc)
+                    .chain(f.related.iter().map(|r| r.loc))
+                    .any(|l| l.start as usize >= shown)
+            }),
+            "{}: the bad example fails only outside what it shows: {mine:#?}",
+            i.code
+        );
+    }
+}
+
+#[test]
 fn codes_and_names_are_unique() {
     let rules = validate::all_rules();
     for (i, a) in rules.iter().enumerate() {

@@ -322,8 +322,7 @@ fn dd002_reference_to_a_left_out_document_says_so() {
     let storage = r#"schema: drydock/Network/v1
 metadata: {schema: metadata/Document/v1, name: storage}
 data:
-  cidr: 172.16.3.0/24
-  vlan: 200
+  vlan: '200'
 "#;
     let n3 = node3("primary_network: storage\n  metadata: {boot_mac: '52:54:00:00:00:03'}");
     let all = run(&docs(&[storage, &n3]));
@@ -349,11 +348,28 @@ data:
 }
 
 #[test]
-fn dd002_unknown_rack_is_only_a_warning() {
+fn dd002_unknown_rack_is_only_a_note() {
     let n3 = node3("metadata: {rack: r9, boot_mac: '52:54:00:00:00:03'}");
     check("DD002", &n3, 1);
     let f = &findings("DD002", &n3)[0];
-    assert!(!f.is_error() && f.message.contains("rack `r9`"), "{f:#?}");
+    assert!(
+        f.severity == drydock::diag::Severity::Note && f.message.contains("rack `r9`"),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn dd002_an_undefined_rack_is_one_note_naming_every_node() {
+    let mut docs = String::new();
+    for i in 3..8 {
+        docs.push_str(&format!(
+            "---\nschema: drydock/BaremetalNode/v1\nmetadata: {{schema: metadata/Document/v1, name: n{i}}}\ndata:\n  host_profile: base\n  metadata: {{rack: r9, boot_mac: '52:54:00:00:00:0{i}'}}\n  addressing:\n    - {{network: oob, address: 172.16.0.1{i}}}\n    - {{network: pxe, address: dhcp}}\n    - {{network: mgmt, address: 172.16.2.1{i}}}\n"
+        ));
+    }
+    let all = findings("DD002", &docs);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].nodes, ["n3", "n4", "n5", "n6", "n7"]);
+    assert_eq!(all[0].related.len(), 3, "the other places it is written");
 }
 
 // DD003 duplicate-names
@@ -829,7 +845,10 @@ fn dd001_integer_vlan() {
     );
     assert_eq!(*line, 5);
     assert!(f.help.as_deref().unwrap().contains("'100'"), "{f:#?}");
-    assert!(!d.documents[0].schema_valid);
+    // Only the offending value is left out, not the network.
+    assert!(d.documents[0].schema_valid);
+    assert!(d.documents[0].data.get("vlan").is_none());
+    assert!(d.documents[0].data.get("cidr").is_some());
 }
 
 #[test]

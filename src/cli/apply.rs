@@ -248,7 +248,7 @@ fn locked_plan(
 ) -> Result<(Planned, crate::state::lock::SiteLock), CliError> {
     // The lock is taken before the state is opened, so a second apply fails at once with the
     // holder's name instead of waiting on the database.
-    let loaded = session::load(paths, a.color)?;
+    let loaded = session::load_with(paths, &a.design, a.color)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
     let lock = take_lock(&dir, "drydock apply")?;
     let s = session::open_write(&dir, a.sim.config(&loaded.site)?)?;

@@ -30,11 +30,13 @@ macro_rules! outln_clean {
 }
 
 mod apply;
+pub mod design_args;
 pub mod error;
 mod explain;
 mod plan;
 pub mod planfile;
 mod progress;
+mod render;
 mod rules;
 pub mod session;
 mod signals;
@@ -112,6 +114,11 @@ enum Command {
         after_help = "Exit codes: 0 no errors (warnings allowed unless --deny-warnings); 1 errors found, or drydock could not run (bad arguments, a path that does not exist, no design files)."
     )]
     Validate(validate::Args),
+    /// Print the rendered documents of a layered design (Deckhand layering and substitution)
+    #[command(
+        after_help = "Exit codes: 0 rendered; 1 rendering or loading errors, or bad arguments."
+    )]
+    Render(render::Args),
     /// List the validation rules
     #[command(after_help = "Exit codes: 0; 1 on bad arguments.")]
     Rules(rules::Args),
@@ -189,6 +196,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose, cli.log_format);
     let result = match cli.command {
         Command::Validate(a) => validate::run(a),
+        Command::Render(a) => render::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Plan(a) => plan::run(a),

@@ -36,6 +36,8 @@ pub struct PlanArgs {
     pub color: ColorChoice,
     #[command(flatten)]
     pub sim: SimArgs,
+    #[command(flatten)]
+    pub design: crate::cli::design_args::DesignArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -116,7 +118,7 @@ fn absolute(p: &std::path::Path) -> PathBuf {
 
 pub fn run(a: Args) -> CliResult {
     let rt = session::runtime(false);
-    let loaded = session::load(&a.paths, a.plan.color)?;
+    let loaded = session::load_with(&a.paths, &a.plan.design, a.plan.color)?;
     let dir = session::state_dir(a.plan.state.as_deref(), &loaded.site);
     // `plan` never writes: it reads the state as it stands, beside a running apply too.
     let s = session::open_read(&dir, a.plan.sim.config(&loaded.site)?)?;

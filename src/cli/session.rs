@@ -83,12 +83,36 @@ pub struct Loaded {
 
 /// Load and validate a design; on errors print the diagnostics and fail with exit 1.
 pub fn load(paths: &[PathBuf], color: ColorChoice) -> Result<Loaded, CliError> {
-    let design = crate::design::load(paths)
-        .map_err(|e| CliError::new(e, "give the path of a design file or directory"))?;
-    if design.sources.is_empty() {
+    load_with(
+        paths,
+        &crate::cli::design_args::DesignArgs::default(),
+        color,
+    )
+}
+
+/// [`load`] with `--site` and `--strict`. `Loaded::paths` name the same design without
+/// `--site` (see `DesignArgs::effective_paths`).
+pub fn load_with(
+    paths: &[PathBuf],
+    args: &crate::cli::design_args::DesignArgs,
+    color: ColorChoice,
+) -> Result<Loaded, CliError> {
+    let paths = &args.effective_paths(paths)?;
+    let design = crate::cli::design_args::load(paths, &args.options())?;
+    // A design that is missing parts (a file or directory that could not be read) is never
+    // planned or applied: `--destroy-removed` would destroy the nodes it lost.
+    if !design.is_complete() {
+        let unread: Vec<String> = design
+            .unread
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         return Err(CliError::new(
-            "no design files (*.yaml, *.yml) found",
-            "point drydock at the directory that holds the site's YAML documents",
+            format!(
+                "part of the design could not be read: {}",
+                unread.join(", ")
+            ),
+            "make every file and directory of the design readable, then run the command again",
         ));
     }
     let options = crate::validate::Options {

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::cli::design_args::{self, DesignArgs};
 use crate::cli::{CliError, CliResult, ColorChoice, exit};
 use crate::report;
 use crate::validate::{self, Catalog, Options};
@@ -45,6 +46,8 @@ pub struct Args {
     /// Colour in human output
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    #[command(flatten)]
+    design: DesignArgs,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -56,22 +59,7 @@ pub fn run(a: Args) -> CliResult {
             ));
         }
     }
-    let design = match crate::design::load(&a.paths) {
-        Ok(d) => d,
-        Err(e) => {
-            return Err(CliError::new(
-                e,
-                "give the path of a design file or directory",
-            ));
-        }
-    };
-    if design.sources.is_empty() {
-        let paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(CliError::new(
-            format!("no design files (*.yaml, *.yml) under {}", paths.join(", ")),
-            "point drydock at the directory that holds the site's YAML documents",
-        ));
-    }
+    let design = design_args::load(&a.paths, &a.design.options())?;
     let options = Options {
         only: a.rules.clone(),
         skip: a.skip.clone(),
@@ -119,8 +107,16 @@ pub fn run(a: Args) -> CliResult {
             }
             t
         }
-        Format::Json => report::json::render(&input),
-        Format::Sarif => report::sarif::render(&input),
+        // The two formats that get big are written as they are made.
+        Format::Json | Format::Sarif => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = match a.format {
+                Format::Json => report::json::render_to(&input, &mut out),
+                _ => report::sarif::render_to(&input, &mut out),
+            };
+            let _ = out.flush();
+            String::new()
+        }
         Format::Junit => report::junit::render(&input),
         Format::Github => report::github::render(&input),
     };

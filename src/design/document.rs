@@ -309,8 +309,9 @@ pub fn lint(root: &Node, text: &str, out: &mut Vec<Finding>) {
                         "quote it (`'{s}'`) if you mean the string, or write `true`/`false`"
                     )),
                 );
-            } else if crate::design::schema::is_mac(s) && s.contains(':') {
-                // Any colon-separated MAC: the form YAML 1.1 reads as a base-60 integer.
+            } else if is_yaml11_sexagesimal(s) {
+                // Only a MAC that YAML 1.1 really reads as a base-60 integer: one with a hex
+                // letter, or a group over 59, stays a string there too.
                 out.push(
                     Finding::warning(
                         "DD000",
@@ -325,10 +326,10 @@ pub fn lint(root: &Node, text: &str, out: &mut Vec<Finding>) {
     });
 }
 
-/// Whether a key names a secret (BMC credentials, passwords, API keys, tokens).
+/// Whether a key names a secret (BMC credentials, passwords, API keys, tokens). Called for
+/// every key of a design: it allocates nothing.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
+    const WORDS: [&str; 7] = [
         "credential",
         "password",
         "passwd",
@@ -336,17 +337,21 @@ pub fn is_secret_key(key: &str) -> bool {
         "token",
         "api_key",
         "apikey",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+    ];
+    let k = key.as_bytes();
+    WORDS.iter().any(|w| {
+        k.windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+    })
 }
 
 /// Locations of secret values written in a document (not `env:`/`file:` references), so that
 /// renderers can mask them in source snippets.
 pub fn secrets(root: &Node, out: &mut Vec<Loc>) {
     root.walk(None, &mut |key, n| {
-        if let (Some(k), Some(text)) = (key, n.scalar_text())
+        if let Some(k) = key
             && is_secret_key(&k.name)
+            && let Some(text) = n.scalar_text()
             && !text.starts_with("env:")
             && !text.starts_with("file:")
             && text != "!"
@@ -393,6 +398,22 @@ fn is_plain(n: &Node, text: &str) -> bool {
         text.as_bytes().get(n.loc.start as usize),
         Some(b'\'' | b'"' | b'|' | b'>')
     )
+}
+
+/// Whether a colon-separated MAC is a base-60 integer to a YAML 1.1 reader: PyYAML's int
+/// resolver, `[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+`, on the six groups of a MAC (the first must not
+/// start with `0`, every other one is decimal and at most 59).
+pub fn is_yaml11_sexagesimal(s: &str) -> bool {
+    if !crate::design::schema::is_mac(s) || !s.contains(':') {
+        return false;
+    }
+    let groups: Vec<&str> = s.split(':').collect();
+    groups.len() == 6
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()))
+        && !groups[0].starts_with('0')
+        && groups[1..]
+            .iter()
+            .all(|g| g.parse::<u32>().is_ok_and(|v| v <= 59))
 }
 
 fn is_yaml11_bool(s: &str) -> bool {
@@ -457,9 +478,18 @@ mod tests {
     }
 
     #[test]
+    fn only_base_60_macs_are_traps() {
+        assert!(is_yaml11_sexagesimal("52:54:00:12:34:56"));
+        assert!(!is_yaml11_sexagesimal("52:54:00:ab:34:56"));
+        assert!(!is_yaml11_sexagesimal("02:54:00:12:34:56"));
+        assert!(!is_yaml11_sexagesimal("52:54:00:12:34:60"));
+        assert!(!is_yaml11_sexagesimal("52-54-00-12-34-56"));
+    }
+
+    #[test]
     fn yaml_traps_are_warned() {
         let (_, f) = check(
-            "schema: drydock/Network/v1\nmetadata: {name: x}\ndata:\n  a: yes\n  b: 'yes'\n  c: 52:54:00:00:00:01\n  d: '52:54:00:00:00:01'\n  a: 1\n",
+            "schema: drydock/Network/v1\nmetadata: {name: x}\ndata:\n  a: yes\n  b: 'yes'\n  c: 52:54:00:00:00:01\n  d: '52:54:00:00:00:01'\n  e: 52:54:00:ab:00:01\n  g: 00:54:00:00:00:01\n  h: 52:54:00:00:00:61\n  a: 1\n",
         );
         let msgs: Vec<_> = f.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(f.len(), 3, "{msgs:?}");

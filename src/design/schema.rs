@@ -11,6 +11,7 @@ use jsonschema::paths::LocationSegment;
 use serde_json::Value as J;
 
 use crate::design::document::Kind;
+use crate::design::render::path::{self, Seg};
 use crate::design::yaml::{Node, Value};
 use crate::diag::Finding;
 
@@ -87,22 +88,82 @@ pub fn is_mac(s: &str) -> bool {
         })
 }
 
-/// Validate a document's data; every violation becomes a DD001 finding at its location.
-/// Returns whether the document is valid.
-pub fn check(kind: Kind, name: &str, data: &Node, data_key: &str, out: &mut Vec<Finding>) -> bool {
+/// What a schema check did to a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No violation.
+    Valid,
+    /// Violations below the top level: each offending value was removed from the data (and
+    /// reported), the rest of the document is kept. One wrong value does not take a profile,
+    /// and every node inheriting it, out of the design.
+    Pruned,
+    /// A violation at the top level (a required field missing): the document is left out.
+    LeftOut,
+}
+
+/// Validate a document's data; every violation becomes a DD001 finding at its location, and
+/// every offending value below the top level is removed from `data` (see [`Verdict`]).
+pub fn check(
+    kind: Kind,
+    name: &str,
+    data: &mut Node,
+    data_key: &str,
+    out: &mut Vec<Finding>,
+) -> Verdict {
     let c = compiled(kind);
     let instance = data.to_json();
-    let mut ok = true;
+    let mut prune: Vec<Vec<Seg>> = Vec::new();
+    let mut root_error = false;
+    let mut findings = Vec::new();
     for e in c.validator.iter_errors(&instance) {
-        ok = false;
         let segs: Vec<LocationSegment> = e.instance_path().iter().collect();
         let (node, path) = locate(data, &segs, data_key);
         let mut f = describe(kind, &c.json, &e, node, &path);
         f.message = format!("{kind} `{name}`: {}", f.message);
-        f.label = Some("left out of the design until fixed".into());
-        out.push(f);
+        let at: Vec<Seg> = segs
+            .iter()
+            .map(|s| match s {
+                LocationSegment::Property(p) => Seg::Key(p.to_string()),
+                LocationSegment::Index(i) => Seg::Index(*i),
+            })
+            .collect();
+        match e.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for k in unexpected {
+                    let mut p = at.clone();
+                    p.push(Seg::Key(k.clone()));
+                    prune.push(p);
+                }
+            }
+            // A nested object without a required field is kept: the model reads what is there.
+            ValidationErrorKind::Required { .. } if !at.is_empty() => {}
+            _ if at.is_empty() => root_error = true,
+            _ => prune.push(at),
+        }
+        findings.push(f);
     }
-    ok
+    if findings.is_empty() {
+        return Verdict::Valid;
+    }
+    let label = if root_error {
+        "the document is left out of the design until fixed"
+    } else {
+        "this value is ignored until fixed"
+    };
+    for f in &mut findings {
+        f.label = Some(label.into());
+    }
+    out.extend(findings);
+    if root_error {
+        return Verdict::LeftOut;
+    }
+    // Deepest and last first, so that removing a list item does not shift the others.
+    prune.sort();
+    prune.dedup();
+    for p in prune.into_iter().rev() {
+        path::remove(data, &path::Path(p));
+    }
+    Verdict::Pruned
 }
 
 /// Follow a JSON instance path through the YAML tree; returns the deepest node reached and the

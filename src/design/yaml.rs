@@ -202,6 +202,179 @@ pub struct ParseError {
     pub loc: Loc,
 }
 
+/// A YAML syntax error put in a person's words: what is wrong, where to fix it (which may be
+/// earlier than where the parser stopped) and how. Indentation mistakes, the most common ones
+/// in hand-written designs, are found by following the indentation of the lines up to the
+/// error; other errors keep the parser's words.
+pub fn explain(text: &str, file: FileId, e: &ParseError) -> (String, Loc, String) {
+    let base = e.loc.start as usize;
+    let indentation = [
+        "mapping values are not allowed",
+        "did not find expected key",
+        "did not find expected '-'",
+        "block mapping",
+        "block collection",
+    ];
+    if indentation.iter().any(|m| e.message.contains(m)) {
+        let line = text.as_bytes()[..base.min(text.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        if let Some((n, msg, help)) = indentation_problem(text, line) {
+            let start: usize = text.split_inclusive('\n').take(n).map(str::len).sum();
+            let indent = text[start..].bytes().take_while(|b| *b == b' ').count();
+            return (msg, Loc::new(file, start + indent, 0), help);
+        }
+    }
+    (
+        format!("YAML syntax error: {}", e.message),
+        e.loc,
+        "fix the YAML syntax; no document of this file was read".into(),
+    )
+}
+
+/// The first line up to `last` (0-based) whose indentation fits no line above it: the
+/// line's index, the message and the help.
+fn indentation_problem(text: &str, last: usize) -> Option<(usize, String, String)> {
+    struct Prev<'a> {
+        indent: usize,
+        n: usize,
+        /// Its value is still to come on the next lines (`key:`, `-`).
+        opens: bool,
+        /// For a list item `- key: v`, where the item's other keys go.
+        item_keys: Option<usize>,
+        content: &'a str,
+    }
+    let mut levels: Vec<usize> = Vec::new();
+    let mut prev: Option<Prev> = None;
+    let mut block_scalar: Option<usize> = None;
+    for (n, raw) in text.lines().enumerate().take(last + 1) {
+        let line = raw.trim_end();
+        let indent = line.bytes().take_while(|b| *b == b' ').count();
+        let content = &line[indent..];
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        if let Some(b) = block_scalar {
+            if indent > b {
+                continue;
+            }
+            block_scalar = None;
+        }
+        if content == "---" || content.starts_with("--- ") || content == "..." {
+            levels.clear();
+            prev = None;
+            continue;
+        }
+        // Flow collections over several lines, tabs, quotes with colons: not followed here.
+        if content.contains(['[', '{', '"', '\'', '\t']) && !balanced(content) {
+            return None;
+        }
+        if let Some(p) = &prev {
+            if indent > p.indent {
+                if let Some(k) = p.item_keys.filter(|&k| !p.opens && k != indent) {
+                    return Some((
+                        n,
+                        format!(
+                            "line {} is indented by {indent} spaces, but the keys of the list item on line {} start at {k}",
+                            n + 1,
+                            p.n + 1
+                        ),
+                        format!(
+                            "indent line {} by {k} spaces, under the item's first key",
+                            n + 1
+                        ),
+                    ));
+                }
+                if !p.opens && p.item_keys != Some(indent) {
+                    let key = p
+                        .content
+                        .split(':')
+                        .next()
+                        .unwrap_or(p.content)
+                        .trim_start_matches("- ");
+                    return Some((
+                        n,
+                        format!(
+                            "line {} is indented more than line {} above it, but `{key}` there already has a value",
+                            n + 1,
+                            p.n + 1
+                        ),
+                        format!(
+                            "indent line {} like line {} if it is the next key, or, if it belongs under `{key}`, remove the value after `{key}:`",
+                            n + 1,
+                            p.n + 1
+                        ),
+                    ));
+                }
+                levels.push(indent);
+            } else {
+                let open: Vec<String> = levels.iter().map(|l| l.to_string()).collect();
+                while levels.last().is_some_and(|&l| l > indent) {
+                    levels.pop();
+                }
+                if levels.last() != Some(&indent) {
+                    let spaces = if indent == 1 { "space" } else { "spaces" };
+                    return Some((
+                        n,
+                        format!(
+                            "line {} is indented by {indent} {spaces}, which lines up with no line above it (the levels above are at {} spaces)",
+                            n + 1,
+                            open.join(", ")
+                        ),
+                        format!(
+                            "indent line {} by exactly as many spaces as the key it follows (YAML counts spaces: a mapping's keys line up)",
+                            n + 1
+                        ),
+                    ));
+                }
+            }
+        } else {
+            levels.push(indent);
+        }
+        let item = content == "-" || content.starts_with("- ");
+        let body = if item {
+            content[1..].trim_start()
+        } else {
+            content
+        };
+        let value = body.split_once(": ").map(|(_, v)| v.trim());
+        let opens = content == "-" || body.ends_with(':');
+        if matches!(value, Some(v) if v.starts_with('|') || v.starts_with('>')) {
+            block_scalar = Some(indent);
+        }
+        let item_keys = item.then(|| indent + (content.len() - body.len()));
+        if let Some(k) = item_keys {
+            levels.push(k);
+        }
+        prev = Some(Prev {
+            indent,
+            n,
+            opens,
+            item_keys,
+            content,
+        });
+    }
+    None
+}
+
+/// Whether brackets and quotes close on the line.
+fn balanced(s: &str) -> bool {
+    let (mut depth, mut quote) = (0i32, None);
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth -= 1,
+            (None, '\t') => return false,
+            _ => {}
+        }
+    }
+    depth == 0 && quote.is_none()
+}
+
 /// Files larger than this are refused before parsing, with a clear message.
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -216,9 +389,16 @@ pub const MAX_DEPTH: usize = 64;
 /// is iterative, so nesting cannot overflow the stack; it resolves plain scalars by the YAML
 /// 1.2 core schema, expands aliases and `<<` merge keys, and bounds depth and alias expansion.
 pub fn parse_documents(file: FileId, text: &str) -> Result<Vec<Node>, ParseError> {
+    parse_documents_at(file, text, 0)
+}
+
+/// [`parse_documents`] on a piece of a file that starts at byte `base` of it (see
+/// [`split_documents`]): every location is of the whole file.
+pub fn parse_documents_at(file: FileId, text: &str, base: usize) -> Result<Vec<Node>, ParseError> {
     Builder {
         file,
         text,
+        base,
         anchors: HashMap::new(),
         nodes: 0,
         budget: text.len() + 1_000_000,
@@ -226,8 +406,45 @@ pub fn parse_documents(file: FileId, text: &str) -> Result<Vec<Node>, ParseError
     .run()
 }
 
+/// Split a file into pieces of at least `min` bytes that end at document boundaries, so that
+/// the pieces can be parsed apart (in parallel) with every location exact. A boundary is a line
+/// that starts with `---` followed by a space, a tab or the end of the line: YAML forbids such
+/// a line inside any scalar, so it always starts a document, and anchors do not cross
+/// documents. A file with directives (`%YAML`, `%TAG`, which apply to the next document) is
+/// one piece.
+pub fn split_documents(text: &str, min: usize) -> Vec<(usize, usize)> {
+    if text.len() < 2 * min || text.starts_with('%') || text.contains("\n%") {
+        return vec![(0, text.len())];
+    }
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut from = min;
+    while from < text.len() {
+        // The next line start at or after `from` that is a document marker.
+        let Some(rel) = text[from..].find("\n---") else {
+            break;
+        };
+        let at = from + rel + 1;
+        if matches!(bytes.get(at + 3), None | Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            if text.len() - at < min {
+                break;
+            }
+            pieces.push((start, at));
+            start = at;
+            from = at + min;
+        } else {
+            from = at + 3;
+        }
+    }
+    pieces.push((start, text.len()));
+    pieces
+}
+
 struct Builder<'t> {
     file: FileId,
+    /// Where `text` starts in its file.
+    base: usize,
     text: &'t str,
     anchors: HashMap<usize, Node>,
     /// Values built so far, and how many may be (aliases can multiply a small text).
@@ -255,13 +472,13 @@ impl Builder<'_> {
     fn loc(&self, span: &Span) -> Loc {
         let start = offset(self.text, &span.start);
         let end = offset(self.text, &span.end).max(start);
-        Loc::new(self.file, start, end - start)
+        Loc::new(self.file, self.base + start, end - start)
     }
 
     fn error(&self, message: impl Into<String>, at: &Marker) -> ParseError {
         ParseError {
             message: message.into(),
-            loc: Loc::new(self.file, offset(self.text, at), 0),
+            loc: Loc::new(self.file, self.base + offset(self.text, at), 0),
         }
     }
 
@@ -364,16 +581,21 @@ impl Builder<'_> {
                     ..
                 }) => match key.take() {
                     None => {
-                        let Some(name) = done
-                            .scalar_text()
-                            .or_else(|| done.is_null().then(String::new))
-                        else {
-                            return Err(self.error("a mapping key must be a scalar", &span.start));
+                        let loc = done.loc;
+                        // A string key is moved, not copied: keys are half the scalars.
+                        let name = match done.value {
+                            Value::Str(s) => s,
+                            Value::Null => String::new(),
+                            ref v => match Node::new(v.clone(), loc).scalar_text() {
+                                Some(t) => t,
+                                None => {
+                                    return Err(
+                                        self.error("a mapping key must be a scalar", &span.start)
+                                    );
+                                }
+                            },
                         };
-                        *key = Some(Key {
-                            name,
-                            loc: done.loc,
-                        });
+                        *key = Some(Key { name, loc });
                     }
                     Some(k) if k.name == "<<" && !matches!(done.value, Value::Str(_)) => {
                         merges.push(done)
@@ -581,6 +803,25 @@ mod tests {
     }
 
     #[test]
+    fn pieces_parse_to_the_same_trees_as_the_whole() {
+        let mut text = String::from("a: 0\n");
+        for i in 1..400 {
+            text.push_str(&format!("---\nk{i}: |\n  text {i}\n  ---x\nl: [1, 2]\n"));
+        }
+        text.push_str("--- \nlast: true\n...\n");
+        let pieces = split_documents(&text, 1000);
+        assert!(pieces.len() > 3, "{pieces:?}");
+        assert_eq!(pieces.first().unwrap().0, 0);
+        assert_eq!(pieces.last().unwrap().1, text.len());
+        let mut parts = Vec::new();
+        for (a, b) in pieces {
+            parts.extend(parse_documents_at(FileId(1), &text[a..b], a).unwrap());
+        }
+        assert_eq!(parts, parse_documents(FileId(1), &text).unwrap());
+        assert_eq!(split_documents("%YAML 1.2\n---\na: 1\n", 1), [(0, 19)]);
+    }
+
+    #[test]
     fn values_keep_their_locations() {
         let text = "a: 1\nb:\n  - x\n  - 'y'\nc: {d: true}\n";
         let docs = parse(text);
@@ -620,6 +861,44 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m.get("a").unwrap().as_i64(), Some(2));
         assert_eq!(m.iter().count(), 1);
+    }
+
+    #[test]
+    fn indentation_mistakes_are_explained_at_the_line_to_fix() {
+        let check = |t: &str, line: usize, words: &str| {
+            let e = parse_documents(FileId(0), t).unwrap_err();
+            let (msg, loc, help) = explain(t, FileId(0), &e);
+            let at = t[..loc.start as usize].matches('\n').count() + 1;
+            assert_eq!(at, line, "{msg} / {}", e.message);
+            assert!(msg.contains(words), "{msg}");
+            assert!(!help.is_empty());
+        };
+        check(
+            "data:\n  cidr: x\n   mtu: 1\n",
+            3,
+            "indented more than line 2",
+        );
+        check(
+            "data:\n  dns: a\n    domain: b\n",
+            3,
+            "`dns` there already has a value",
+        );
+        check(
+            "data:\n  ranges:\n    - type: s\n     start: x\n",
+            4,
+            "list item on line 3 start at 6",
+        );
+        check("data:\n  cidr: x\n mtu: 1\n", 3, "lines up with no line");
+        // A block scalar's lines are its text, not keys.
+        check(
+            "a: |\n   text\n     more\nb: 1\n  c: 2\n",
+            5,
+            "`b` there already has a value",
+        );
+        // Not an indentation problem: the parser's words stay.
+        let t = "a: [1, 2\nb: 3\n";
+        let e = parse_documents(FileId(0), t).unwrap_err();
+        assert!(explain(t, FileId(0), &e).0.starts_with("YAML syntax error"));
     }
 
     #[test]

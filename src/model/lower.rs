@@ -19,9 +19,15 @@ fn text(n: &Node, key: &str) -> Option<At<String>> {
     v.scalar_text().map(|t| At::new(t, v.loc))
 }
 
+/// An integer field. The old schemas typed these as `number`: a float is read as its whole part.
 fn int(n: &Node, key: &str) -> Option<At<i64>> {
     let v = n.get(key)?;
-    v.as_i64().map(|i| At::new(i, v.loc))
+    let i = match v.value {
+        Value::Int(i) => i,
+        Value::Float(f) if f.is_finite() => f.trunc() as i64,
+        _ => return None,
+    };
+    Some(At::new(i, v.loc))
 }
 
 fn boolean(n: &Node, key: &str) -> Option<At<bool>> {
@@ -205,7 +211,12 @@ fn region(name: At<String>, doc: DocId, d: &Node) -> Region {
                 distributions: texts(r, "distributions"),
                 components: texts(r, "components"),
                 subrepos: texts(r, "subrepos"),
-                arches: texts(r, "arches"),
+                // Optional, `[amd64]` by default, as in the old object model.
+                arches: if r.get("arches").is_some() {
+                    texts(r, "arches")
+                } else {
+                    vec![At::new("amd64".to_string(), r.loc)]
+                },
                 gpgkey: text(r, "gpgkey"),
             })
             .collect(),

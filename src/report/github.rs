@@ -18,7 +18,11 @@ fn prop(s: &str) -> String {
 pub fn render(input: &Input) -> String {
     let mut out = String::new();
     for f in input.findings {
-        let cmd = if f.is_error() { "error" } else { "warning" };
+        let cmd = match f.severity {
+            crate::diag::Severity::Error => "error",
+            crate::diag::Severity::Warning => "warning",
+            crate::diag::Severity::Note => "notice",
+        };
         let name = crate::validate::info(f.code).map_or("", |i| i.name);
         let mut props = Vec::new();
         if let Some(p) = input.position(f.loc) {

@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan,
-};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 
 use crate::diag::{Finding, Severity};
 use crate::report::{Input, display_path, list_names};
@@ -20,7 +18,53 @@ struct Rendered {
     message: String,
     help: Option<String>,
     labels: Vec<LabeledSpan>,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Window>,
+}
+
+/// A file's (masked) text for miette, which reads only the lines around a span: miette's own
+/// `SourceCode` for a string scans it from the start for every snippet, which made 100,000
+/// findings in one big file quadratic. The line index is computed once per file.
+#[derive(Debug, Clone)]
+struct Window {
+    name: Arc<str>,
+    text: Arc<str>,
+    line_starts: Arc<[u32]>,
+}
+
+impl miette::SourceCode for Window {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let line_of = |offset: usize| {
+            self.line_starts
+                .partition_point(|&s| s as usize <= offset)
+                .saturating_sub(1)
+        };
+        let first = line_of(span.offset()).saturating_sub(before + 1);
+        let last = line_of(span.offset() + span.len()) + after + 2;
+        let base = self.line_starts[first] as usize;
+        let end = self
+            .line_starts
+            .get(last)
+            .map_or(self.text.len(), |&e| e as usize);
+        let window = self.text.get(base..end).unwrap_or("");
+        let inner = window.read_span(
+            &SourceSpan::new((span.offset() - base).into(), span.len()),
+            before,
+            after,
+        )?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.to_string(),
+            inner.data(),
+            SourceSpan::new((inner.span().offset() + base).into(), inner.span().len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count() + first,
+        )))
+    }
 }
 
 impl fmt::Display for Rendered {
@@ -39,6 +83,7 @@ impl Diagnostic for Rendered {
         Some(match self.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
+            Severity::Note => miette::Severity::Advice,
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -82,7 +127,7 @@ pub fn render(input: &Input, style: &Style) -> String {
         // Paths and ranges in help lines must stay whole to be copied or clicked.
         .with_break_words(false)
         .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
-    let mut texts: HashMap<FileId, Arc<str>> = HashMap::new();
+    let mut texts: HashMap<FileId, Window> = HashMap::new();
     let mut out = String::new();
     for f in input.findings {
         let r = rendered(input, f, &mut texts);
@@ -93,7 +138,7 @@ pub fn render(input: &Input, style: &Style) -> String {
     out
 }
 
-fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -> Rendered {
+fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Window>) -> Rendered {
     let name = crate::validate::info(f.code).map_or("", |i| i.name);
     let mut message = f.message.clone();
     if input.inherited(f) {
@@ -108,10 +153,15 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -
         .get(f.loc.file)
         .filter(|_| !f.loc.is_none())
     {
-        let text = texts
+        let window = texts
             .entry(f.loc.file)
-            .or_insert_with(|| masked(input, f.loc.file, &file.text))
+            .or_insert_with(|| Window {
+                name: Arc::from(display_path(&file.path)),
+                text: masked(input, f.loc.file, &file.text),
+                line_starts: Arc::from(file.line_starts()),
+            })
             .clone();
+        let text = window.text.clone();
         labels.push(LabeledSpan::new_primary_with_span(
             f.label.clone(),
             span(f.loc.start, f.loc.len, &text),
@@ -122,7 +172,7 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Arc<str>>) -
                 span(r.loc.start, r.loc.len, &text),
             ));
         }
-        source = Some(NamedSource::new(display_path(&file.path), text));
+        source = Some(window);
     }
     // Related locations elsewhere (another file, or far away in this one) would make the
     // snippet span everything in between: name them in the help instead.

@@ -1,5 +1,6 @@
 //! JSON output, format version 1 (documented in README.md, "JSON output"). Additive changes
-//! keep the version; a removed or renamed field bumps it.
+//! keep the version; a removed or renamed field bumps it. Findings are serialized one by one
+//! as they are written, so the output is never held as a tree in memory.
 
 use serde::Serialize;
 
@@ -12,7 +13,17 @@ struct Output<'a> {
     version: u32,
     tool: Tool,
     summary: Summary,
-    findings: Vec<JsonFinding<'a>>,
+    findings: Findings<'a>,
+}
+
+/// The findings, turned into their JSON form only while being written.
+struct Findings<'a>(&'a Input<'a>);
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let input = self.0;
+        s.collect_seq(input.findings.iter().map(|f| finding(input, f)))
+    }
 }
 
 #[derive(Serialize)]
@@ -25,6 +36,7 @@ struct Tool {
 struct Summary {
     errors: usize,
     warnings: usize,
+    notes: usize,
     files: usize,
     documents: usize,
     skipped_documents: usize,
@@ -78,36 +90,36 @@ struct JsonRelated<'a> {
     location: Option<JsonPosition>,
 }
 
-pub fn render(input: &Input) -> String {
-    let findings = input
-        .findings
-        .iter()
-        .map(|f| JsonFinding {
-            code: f.code,
-            rule: crate::validate::info(f.code).map_or("", |i| i.name),
-            severity: f.severity.as_str(),
-            message: &f.message,
-            help: f.help.as_deref(),
-            location: input.position(f.loc).map(Into::into),
-            documents: input
-                .documents(f)
-                .into_iter()
-                .map(|d| JsonDoc {
-                    kind: d.kind.as_str(),
-                    name: &d.name.v,
-                })
-                .collect(),
-            nodes: &f.nodes,
-            related: f
-                .related
-                .iter()
-                .map(|r| JsonRelated {
-                    message: &r.message,
-                    location: input.position(r.loc).map(Into::into),
-                })
-                .collect(),
-        })
-        .collect();
+fn finding<'a>(input: &'a Input, f: &'a crate::diag::Finding) -> JsonFinding<'a> {
+    JsonFinding {
+        code: f.code,
+        rule: crate::validate::info(f.code).map_or("", |i| i.name),
+        severity: f.severity.as_str(),
+        message: &f.message,
+        help: f.help.as_deref(),
+        location: input.position(f.loc).map(Into::into),
+        documents: input
+            .documents(f)
+            .into_iter()
+            .map(|d| JsonDoc {
+                kind: d.kind.as_str(),
+                name: &d.name.v,
+            })
+            .collect(),
+        nodes: &f.nodes,
+        related: f
+            .related
+            .iter()
+            .map(|r| JsonRelated {
+                message: &r.message,
+                location: input.position(r.loc).map(Into::into),
+            })
+            .collect(),
+    }
+}
+
+/// Write the JSON document to `w`.
+pub fn render_to(input: &Input, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let out = Output {
         version: FORMAT_VERSION,
         tool: Tool {
@@ -117,14 +129,20 @@ pub fn render(input: &Input) -> String {
         summary: Summary {
             errors: input.errors(),
             warnings: input.warnings(),
+            notes: input.notes(),
             files: input.design.sources.len(),
             documents: input.design.documents.len(),
             skipped_documents: input.design.foreign,
             passed: input.errors() == 0 && !(input.deny_warnings && input.warnings() > 0),
         },
-        findings,
+        findings: Findings(input),
     };
-    let mut s = serde_json::to_string_pretty(&out).expect("plain data serializes");
-    s.push('\n');
-    s
+    serde_json::to_writer_pretty(&mut *w, &out).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")
+}
+
+pub fn render(input: &Input) -> String {
+    let mut out = Vec::new();
+    render_to(input, &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("JSON is UTF-8")
 }

@@ -29,7 +29,7 @@ pub fn render(input: &Input) -> String {
         let mine: Vec<_> = input.findings.iter().filter(|f| f.code == code).collect();
         let failing: Vec<_> = mine
             .iter()
-            .filter(|f| f.is_error() || input.deny_warnings)
+            .filter(|f| f.is_error() || (input.deny_warnings && f.is_warning()))
             .collect();
         let line = |f: &crate::diag::Finding| {
             let at = input.position(f.loc).map_or(String::new(), |p| {
@@ -51,7 +51,7 @@ pub fn render(input: &Input) -> String {
         }
         let rest: Vec<String> = mine
             .iter()
-            .filter(|f| !(f.is_error() || input.deny_warnings))
+            .filter(|f| !(f.is_error() || (input.deny_warnings && f.is_warning())))
             .map(|f| line(f))
             .collect();
         if !rest.is_empty() {

@@ -14,6 +14,8 @@ use crate::design::{Design, Document};
 use crate::diag::Finding;
 use crate::source::Loc;
 
+pub use crate::diag::{list_names, plural};
+
 /// What every renderer needs.
 pub struct Input<'a> {
     pub design: &'a Design,
@@ -57,13 +59,11 @@ impl Input<'_> {
     /// of the nodes it affects.
     pub fn documents(&self, f: &Finding) -> Vec<&Document> {
         let mut docs: Vec<&Document> = self.design.document_at(f.loc).into_iter().collect();
+        let mut seen: std::collections::HashSet<*const Document> =
+            docs.iter().map(|d| *d as *const Document).collect();
         for n in &f.nodes {
-            if let Some(d) = self
-                .design
-                .documents
-                .iter()
-                .find(|d| d.kind == crate::design::Kind::BaremetalNode && &d.name.v == n)
-                && !docs.iter().any(|x| std::ptr::eq(*x, d))
+            if let Some(d) = self.design.node_document(n)
+                && seen.insert(d as *const Document)
             {
                 docs.push(d);
             }
@@ -86,7 +86,11 @@ impl Input<'_> {
     }
 
     pub fn warnings(&self) -> usize {
-        self.findings.len() - self.errors()
+        self.findings.iter().filter(|f| f.is_warning()).count()
+    }
+
+    pub fn notes(&self) -> usize {
+        self.findings.len() - self.errors() - self.warnings()
     }
 
     /// `3 errors, 1 warning in 2 files` (and the documents of other tools skipped).
@@ -98,6 +102,13 @@ impl Input<'_> {
             plural(self.warnings(), "warning"),
             plural(files, "file")
         );
+        if self.notes() > 0 {
+            s = s.replacen(
+                " in ",
+                &format!(", {} in ", plural(self.notes(), "note")),
+                1,
+            );
+        }
         s.push_str(&format!(
             " ({} checked",
             plural(self.design.documents.len(), "document")
@@ -110,25 +121,7 @@ impl Input<'_> {
     }
 }
 
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
 /// Paths are shown as given (relative stays relative), with `/` separators.
 pub fn display_path(p: &Path) -> String {
     p.to_string_lossy().replace('\\', "/")
-}
-
-/// `a, b, c and 4 more`.
-pub fn list_names(names: &[String], max: usize) -> String {
-    let shown: Vec<&str> = names.iter().take(max).map(String::as_str).collect();
-    let mut s = shown.join(", ");
-    if names.len() > max {
-        s.push_str(&format!(" and {} more", names.len() - max));
-    }
-    s
 }

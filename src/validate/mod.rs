@@ -1,4 +1,4 @@
-//! Validation: every rule of FORMAT.md's table run over the effective site, each finding with
+//! Validation: every rule of the rule table (README.md, `drydock rules`) run over the effective site, each finding with
 //! its rule's code and the location of the value it is about. Rules live one per file in
 //! `rules/`; this module holds the rule interface, the registry and the run. It never stops at
 //! the first finding, and it does no I/O.
@@ -92,8 +92,9 @@ impl Report {
     pub fn errors(&self) -> usize {
         self.findings.iter().filter(|f| f.is_error()).count()
     }
+    /// Warnings only: notes are never counted as failures.
     pub fn warnings(&self) -> usize {
-        self.findings.len() - self.errors()
+        self.findings.iter().filter(|f| f.is_warning()).count()
     }
 
     /// The site, if no finding is an error.
@@ -167,8 +168,16 @@ pub fn validate(design: &Design, options: &Options) -> Report {
         per_rule.sort_by_key(|(i, _)| *i);
         findings.extend(per_rule.into_iter().flat_map(|(_, f)| f));
     }
-    Report {
-        site,
-        findings: consolidate(findings),
+    let mut findings = consolidate(findings);
+    if design.provenance.is_some() {
+        // Findings about rendered values say how the value arrived (rendering's own
+        // findings are about the layering itself).
+        for f in findings
+            .iter_mut()
+            .filter(|f| !matches!(f.code, "DD005" | "DD006" | "DD007" | "DD008" | "DD009"))
+        {
+            design.annotate(f);
+        }
     }
+    Report { site, findings }
 }

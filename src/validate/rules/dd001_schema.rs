@@ -17,7 +17,7 @@ static INFO: RuleInfo = RuleInfo {
     summary: "every document against its kind's JSON schema: types, enums, required fields, closed objects",
     explanation: "\
 Each document's `data` (or `spec`) is checked against its kind's JSON schema (`schemas/` in the
-source, the fields in FORMAT.md): value types, enumerations (`oob.type`, bonding `mode`, ...),
+source, the fields in docs/format.md): value types, enumerations (`oob.type`, bonding `mode`, ...),
 the required fields, and unknown keys in the objects that are closed (every kind's top level,
 `bonding`, `trunking`, `dns`, ranges, routes, `platform`, partitions, boot-action assets,
 `node_filter`, ...). Every violation is reported at the value (an unknown key at the key), with

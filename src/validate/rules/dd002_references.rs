@@ -34,7 +34,8 @@ node must end up with a hardware profile, its own or inherited.
 Host profiles must not form a loop; a loop is reported once, at the `host_profile` value that
 closes it, naming the nodes it affects. A value inherited from a profile is reported where the
 profile writes it, once, naming every node that inherits it. A `metadata.rack` naming no Rack
-is only a warning: racks only feed node filters. A dangling reference in a host profile that
+is only a note, once per rack name, naming the nodes: Rack documents are optional in the old
+implementation and racks only feed node filters. A dangling reference in a host profile that
 no node uses is a warning, because real site repositories carry unused profiles. When the
 document a reference names exists but was left out for failing its schema, the finding says
 so: fix the schema error first.
@@ -141,6 +142,8 @@ impl Rule for References {
             }
         }
 
+        undefined_racks(site, out);
+
         for link in &site.links {
             for net in &link.allowed_networks {
                 out.extend(r.dangling(
@@ -179,6 +182,49 @@ impl Rule for References {
             }
         }
         unused_loops(site, out);
+    }
+}
+
+/// Racks that nodes name and no Rack document defines: one note per rack name, at the first
+/// place it is written, naming every node. Rack documents are optional in the old
+/// implementation (racks only feed node filters), so real sites name racks they never define.
+fn undefined_racks(site: &Site, out: &mut Vec<Finding>) {
+    let mut racks: Vec<(&str, Vec<Loc>, Vec<&str>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for node in &site.nodes {
+        let Some(r) = &node.config.rack else { continue };
+        if is_marker(&r.v) || site.rack(&r.v).is_some() {
+            continue;
+        }
+        let i = *index.entry(r.v.as_str()).or_insert_with(|| {
+            racks.push((r.v.as_str(), Vec::new(), Vec::new()));
+            racks.len() - 1
+        });
+        let (_, locs, nodes) = &mut racks[i];
+        if !locs.contains(&r.loc) {
+            locs.push(r.loc);
+        }
+        nodes.push(node.name.v.as_str());
+    }
+    for (rack, locs, nodes) in racks {
+        let names: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+        let mut f = Finding::note(
+            INFO.code,
+            locs[0],
+            format!(
+                "rack `{rack}` is not defined by a Rack document ({} name it)",
+                crate::diag::plural(nodes.len(), "node"),
+            ),
+        )
+        .label("no such rack")
+        .help(format!(
+            "Rack documents are optional; define a Rack named `{rack}` if node filters should match its labels"
+        ));
+        for &l in locs.iter().skip(1).take(3) {
+            f = f.related(l, "also named here");
+        }
+        f.nodes = names;
+        out.push(f);
     }
 }
 
@@ -341,8 +387,7 @@ impl<'a> Resolver<'a> {
         best
     }
 
-    /// A finding when `r` (written under `field`) names no document of `kind`. Warnings for
-    /// racks whatever `severity` says. `unused` is the unused profile the value is written in.
+    /// A finding when `r` (written under `field`) names no document of `kind`. `unused` is the unused profile the value is written in.
     fn dangling(
         &mut self,
         kind: Kind,
@@ -354,11 +399,6 @@ impl<'a> Resolver<'a> {
         if is_marker(&r.v) || self.exists(kind, &r.v) {
             return None;
         }
-        let severity = if kind == Kind::Rack {
-            Severity::Warning
-        } else {
-            severity
-        };
         let w = what(kind);
         let f = match self.left_out.get(&(kind, r.v.as_str())) {
             Some(&loc) => Finding::new(
@@ -371,13 +411,10 @@ impl<'a> Resolver<'a> {
             .related(loc, format!("this {kind} fails its schema"))
             .help(format!("a {kind} named `{}` exists but was left out because it failed its schema; fix that first", r.v)),
             None => {
-                let mut help = match self.suggest(kind, &r.v) {
+                let help = match self.suggest(kind, &r.v) {
                     Some(s) => format!("did you mean `{s}`? Otherwise define a {kind} named `{}`", r.v),
                     None => format!("define a {kind} named `{}`, or correct the name", r.v),
                 };
-                if kind == Kind::Rack {
-                    help.push_str(" (racks only feed node filters, so this is a warning)");
-                }
                 Finding::new(INFO.code, severity, r.loc, format!("`{field}` refers to {w} `{}`, which does not exist", r.v))
                     .label(format!("no such {w}"))
                     .help(help)
@@ -417,9 +454,6 @@ impl<'a> Resolver<'a> {
         }
         if let Some(n) = &c.oob.network {
             out.extend(self.dangling(Kind::Network, Field::Key("oob.network"), n, severity, None));
-        }
-        if let Some(r) = &c.rack {
-            out.extend(self.dangling(Kind::Rack, Field::Key("metadata.rack"), r, severity, None));
         }
         for i in c.interfaces.iter().filter(|i| !is_marker(&i.name.v)) {
             if let Some(l) = &i.device_link {

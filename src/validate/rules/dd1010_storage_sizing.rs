@@ -31,10 +31,11 @@ data:
   host_profile: base
   metadata: {boot_mac: '52:54:00:00:00:02'}
   storage:
-    volume_groups:
-      vg0:
-        logical_volumes:
-          - {name: log, size: 60%, filesystem: {mountpoint: /var/log}}
+    physical_devices:
+      sdb:
+        partitions:
+          - {name: images, size: 60%, filesystem: {mountpoint: /srv/images}}
+          - {name: backups, size: 50%, filesystem: {mountpoint: /srv/backups}}
   addressing:
     - {network: oob, address: 172.16.0.12}
     - {network: pxe, address: dhcp}
@@ -46,10 +47,11 @@ data:
   host_profile: base
   metadata: {boot_mac: '52:54:00:00:00:02'}
   storage:
-    volume_groups:
-      vg0:
-        logical_volumes:
-          - {name: log, size: 40%, filesystem: {mountpoint: /var/log}}
+    physical_devices:
+      sdb:
+        partitions:
+          - {name: images, size: 60%, filesystem: {mountpoint: /srv/images}}
+          - {name: backups, size: 39%, filesystem: {mountpoint: /srv/backups}}
   addressing:
     - {network: oob, address: 172.16.0.12}
     - {network: pxe, address: dhcp}

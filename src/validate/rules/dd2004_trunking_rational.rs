@@ -1,6 +1,8 @@
 //! DD2004 trunking-rational: several networks on a link need 802.1q; an untrunked link has an untagged default network.
 //!
-//! One pass over links, with a name → network index: O(n) in links and allowed-network entries.
+//! One pass over links, with a name → network index: O(n) in links and allowed-network entries;
+//! one pass over networks for VLAN tags that are not a number in 0..=4094 (the old schema took
+//! any string, so this is a rule, not a schema error).
 //! Unknown network names are DD002's to report.
 
 use std::collections::{HashMap, HashSet};
@@ -23,7 +25,8 @@ more than one network must set `trunking: {mode: 802.1q}`, and an untrunked link
 network it carries in `trunking.default_network`; that network must have no `vlan`, since
 nothing on the link would tag or untag its frames and the node would come up unreachable on it.
 Same checks as the old implementation; a network listed twice in `allowed_networks` counts
-once.",
+once. A `vlan` must be a tag 0..=4094 written in decimal (`'100'`): the old schema took any
+string, and the switch or the kernel refused the rest at deploy time.",
     bad: r#"schema: drydock/NetworkLink/v1
 metadata: {schema: metadata/Document/v1, name: data-link}
 data:
@@ -97,6 +100,24 @@ impl Rule for TrunkingRational {
             .iter()
             .map(|n| (n.name.v.as_str(), n))
             .collect();
+        for net in &cx.site.networks {
+            if let Some(vlan) = &net.vlan
+                && !valid_vlan(&vlan.v)
+            {
+                out.push(
+                    Finding::error(
+                        INFO.code,
+                        vlan.loc,
+                        format!(
+                            "network `{}` has VLAN tag `{}`, which is not a tag in 0..=4094",
+                            net.name.v, vlan.v
+                        ),
+                    )
+                    .label("not a VLAN tag")
+                    .help("write the tag in decimal, 0 to 4094, as a string: `vlan: '100'`"),
+                );
+            }
+        }
         let mut seen: HashSet<&str> = HashSet::new();
         for link in cx.site.links.iter().filter(|l| !l.trunked()) {
             seen.clear();
@@ -135,4 +156,12 @@ impl Rule for TrunkingRational {
             }
         }
     }
+}
+
+/// A VLAN tag in decimal without leading zeros, 0..=4094 (4095 is reserved).
+fn valid_vlan(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes().all(|b| b.is_ascii_digit())
+        && (v == "0" || !v.starts_with('0'))
+        && v.parse::<u16>().is_ok_and(|t| t <= 4094)
 }

@@ -28,7 +28,9 @@ naming the nodes affected.
 A credential is written either as a reference, `env:NAME` (an environment variable of the
 drydock process) or `file:/path` (a file on its host), or as the literal password. A literal
 password is accepted, as Drydock designs have them, but it is a warning: the secret sits in
-the design repository. drydock never prints a credential's value.
+the design repository. A credential substituted from the secret store (a
+`deckhand/Passphrase/v1` document, see DD008) is not a literal. drydock never prints a
+credential's value.
 
 The old implementation crashed when one of the parameters was missing; drydock reports each.",
     bad: r#"schema: drydock/BaremetalNode/v1
@@ -118,7 +120,9 @@ pub(super) fn check_bmc(
                 "credential",
                 "add `credential: env:NAME` (the BMC password in an environment variable) or `credential: file:/path` to `oob`".into(),
             )),
-            Some(c) if !is_reference(&c.v) => out.push(
+            // A value substituted from the secret store (a Passphrase) is not written in the
+            // design: not a literal.
+            Some(c) if !is_reference(&c.v) && !cx.design.from_secret_store(c.loc) => out.push(
                 Finding::warning(code, c.loc, "literal BMC credential: the secret is stored in the design repository")
                     .label("value not shown")
                     .help(with_note(

@@ -86,10 +86,21 @@ impl Rule for BootactionScope {
                 } else {
                     ""
                 };
-                f.help(format!(
+                let f = f.help(format!(
                     "widen the `node_filter` of a boot action ({}{more}) to select this node, if it needs one",
                     names.join(", ")
-                ))
+                ));
+                // Where the filters that leave the node out are written.
+                site.boot_actions
+                    .iter()
+                    .take(3)
+                    .fold(f, |f, b| match &b.node_filter {
+                        Some(nf) => f.related(
+                            nf.loc,
+                            format!("boot action `{}` selects nodes here", b.name.v),
+                        ),
+                        None => f,
+                    })
             };
             out.push(f.node(n));
         }

@@ -4,6 +4,11 @@ mod dd000_parse;
 mod dd001_schema;
 mod dd002_references;
 mod dd003_duplicate_names;
+mod dd005_layering_policy;
+mod dd006_layering_parent;
+mod dd007_layering_action;
+mod dd008_substitution;
+mod dd009_render_cycle;
 mod dd1001_boot_storage;
 mod dd1006_bond_rational;
 mod dd1007_unique_network;
@@ -37,6 +42,11 @@ pub static ALL: &[&dyn Rule] = &[
     &dd001_schema::Schema,
     &dd002_references::References,
     &dd003_duplicate_names::DuplicateNames,
+    &dd005_layering_policy::LayeringPolicy,
+    &dd006_layering_parent::LayeringParent,
+    &dd007_layering_action::LayeringAction,
+    &dd008_substitution::Substitution,
+    &dd009_render_cycle::RenderCycle,
     &dd1001_boot_storage::BootStorage,
     &dd1006_bond_rational::BondRational,
     &dd1007_unique_network::UniqueNetwork,
