@@ -290,6 +290,12 @@ data:
             "{format}: {s}"
         );
         assert!(out.status.code() == Some(1), "{format}");
+        if format == "human" {
+            // The mask has one length whatever the secret's: it says nothing of the secret.
+            assert!(s.contains("credential: ********,"), "{s}");
+            assert!(s.contains("credential: ********}"), "{s}");
+            assert!(!s.contains("*********"), "{s}");
+        }
     }
 }
 

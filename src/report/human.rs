@@ -29,6 +29,28 @@ struct Window {
     name: Arc<str>,
     text: Arc<str>,
     line_starts: Arc<[u32]>,
+    /// Where masking moved the text: `(original end of a secret, its original start, the
+    /// shift of everything after it)`, in order.
+    shifts: Arc<[(u32, u32, i64)]>,
+}
+
+impl Window {
+    /// A byte offset of the original file in the masked text.
+    fn map(&self, offset: u32) -> u32 {
+        let i = self.shifts.partition_point(|&(end, _, _)| end <= offset);
+        let before = if i == 0 { 0 } else { self.shifts[i - 1].2 };
+        match self.shifts.get(i) {
+            // Inside a secret: its mask's start.
+            Some(&(_, start, _)) if start <= offset => (i64::from(start) + before) as u32,
+            _ => (i64::from(offset) + before) as u32,
+        }
+    }
+
+    /// A finding's span, mapped into the masked text.
+    fn span(&self, start: u32, len: u32) -> SourceSpan {
+        let (a, b) = (self.map(start), self.map(start.saturating_add(len)));
+        span(a, b.saturating_sub(a).max(len.min(1)), &self.text)
+    }
 }
 
 impl miette::SourceCode for Window {
@@ -155,21 +177,16 @@ fn rendered(input: &Input, f: &Finding, texts: &mut HashMap<FileId, Window>) -> 
     {
         let window = texts
             .entry(f.loc.file)
-            .or_insert_with(|| Window {
-                name: Arc::from(display_path(&file.path)),
-                text: masked(input, f.loc.file, &file.text),
-                line_starts: Arc::from(file.line_starts()),
-            })
+            .or_insert_with(|| masked(input, f.loc.file, display_path(&file.path), &file.text))
             .clone();
-        let text = window.text.clone();
         labels.push(LabeledSpan::new_primary_with_span(
             f.label.clone(),
-            span(f.loc.start, f.loc.len, &text),
+            window.span(f.loc.start, f.loc.len),
         ));
         for r in f.related.iter().filter(|r| nearby(input, f.loc, r.loc)) {
             labels.push(LabeledSpan::new_with_span(
                 Some(r.message.clone()),
-                span(r.loc.start, r.loc.len, &text),
+                window.span(r.loc.start, r.loc.len),
             ));
         }
         source = Some(window);
@@ -208,26 +225,55 @@ fn nearby(input: &Input, a: crate::source::Loc, b: crate::source::Loc) -> bool {
     }
 }
 
-/// The file's text with every secret value replaced by `*` (same byte length, so every
-/// location stays valid): snippets must not show a literal credential.
-fn masked(input: &Input, file: FileId, text: &str) -> Arc<str> {
-    let mut bytes = text.as_bytes().to_vec();
-    for s in input.design.secrets.iter().filter(|s| s.file == file) {
-        let start = (s.start as usize).min(bytes.len());
-        let end = (start + (s.len as usize).max(1)).min(bytes.len());
-        for b in &mut bytes[start..end] {
-            if *b == b'\n' {
-                break;
-            }
-            // Every byte of a multi-byte character becomes one `*`: the text stays UTF-8 (the
-            // span covers whole characters) and keeps its length.
-            *b = b'*';
+/// How a secret value reads in a snippet: always the same length, so the mask says nothing of
+/// the secret (not even how long it is).
+const MASK: &str = "********";
+
+/// The file's text with every secret value replaced by [`MASK`], and the offsets moved by it:
+/// snippets must not show a literal credential.
+fn masked(input: &Input, file: FileId, name: String, text: &str) -> Window {
+    let mut secrets: Vec<(usize, usize)> = input
+        .design
+        .secrets
+        .iter()
+        .filter(|s| s.file == file)
+        .map(|s| {
+            let start = (s.start as usize).min(text.len());
+            // A secret never spans lines in a snippet: stop at the line's end.
+            let len = (s.len as usize).max(1);
+            let end = text[start..]
+                .find('\n')
+                .map_or(text.len(), |nl| start + nl)
+                .min(start + len)
+                .min(text.len());
+            (start, end)
+        })
+        .collect();
+    secrets.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut shifts = Vec::with_capacity(secrets.len());
+    let (mut at, mut shift) = (0usize, 0i64);
+    for (start, end) in secrets {
+        // Overlapping or out-of-character-boundary spans are skipped, never half-masked.
+        if start < at || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+            continue;
         }
+        out.push_str(&text[at..start]);
+        out.push_str(MASK);
+        shift += MASK.len() as i64 - (end - start) as i64;
+        shifts.push((end as u32, start as u32, shift));
+        at = end;
     }
-    Arc::from(
-        String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    )
+    out.push_str(&text[at..]);
+    let line_starts: Vec<u32> = std::iter::once(0)
+        .chain(out.match_indices('\n').map(|(i, _)| i as u32 + 1))
+        .collect();
+    Window {
+        name: Arc::from(name),
+        text: Arc::from(out),
+        line_starts: Arc::from(line_starts),
+        shifts: Arc::from(shifts),
+    }
 }
 
 /// A span that stays on one line and inside the text (miette draws multi-line spans as a
