@@ -455,3 +455,31 @@ fn control_characters_from_the_design_are_escaped_in_human_output() {
     );
     assert!(p.stdout.contains("4QXK2N5\\u{1b}[2J"), "{p}");
 }
+
+// --- 6. A design that could not be read destroys nothing -------------------------------------
+
+#[test]
+fn a_design_with_an_unreadable_file_destroys_nothing() {
+    let state = deployed_state();
+    let design = tempfile::tempdir().unwrap();
+    copy_design(&demo(), design.path());
+    // rack-c's nodes cannot be read (a dangling link stands for any unreadable file: this
+    // test runs as root, for whom permission bits do not stop a read).
+    let rack_c = design.path().join("nodes/rack-c.yaml");
+    std::fs::remove_file(&rack_c).unwrap();
+    std::os::unix::fs::symlink(design.path().join("gone"), &rack_c).unwrap();
+    let r = run(apply_design_cmd(
+        design.path(),
+        state.path(),
+        &["--sim-time-scale", SCALE, "--destroy-removed"],
+    ));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(!r.stdout.contains("will be destroyed"), "{r}");
+    let w = world(state.path());
+    for n in ["node-c01", "node-c02"] {
+        assert!(
+            w.machines[n].deployed_fingerprint.is_some(),
+            "{n} is still deployed"
+        );
+    }
+}
