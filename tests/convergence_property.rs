@@ -14,10 +14,12 @@
 //! is a crash: the runtime and everything in it are dropped mid-call, the journal loses what was
 //! appended after its last sync, and the simulator is reopened from its durable world.
 
+mod mem_store;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use drydock::driver::sim::{Fault, SimConfig, Simulator};
 use drydock::driver::{
@@ -27,8 +29,9 @@ use drydock::driver::{
 use drydock::execute::{self, Apply, Drivers, Settings};
 use drydock::model::observed::{Power, Status};
 use drydock::plan::{self, Plan};
-use drydock::state::{Event, Journal, Outcome, Record, StateStore, StoreError};
+use drydock::state::{Event, Journal, Outcome, Record, StateStore};
 use drydock::validate;
+use mem_store::MemStore;
 use proptest::prelude::*;
 use tokio::sync::Notify;
 
@@ -383,37 +386,6 @@ fn trouble() -> impl Strategy<Value = Trouble> {
 
 // --- The machinery: a journal that crashes, drivers that can be killed ----------------------
 
-/// An in-memory journal: a crash loses every record appended after the last sync.
-#[derive(Default)]
-struct CrashStore {
-    records: Mutex<Vec<Record>>,
-    synced: AtomicUsize,
-}
-
-impl CrashStore {
-    fn crash(&self) {
-        let keep = self.synced.load(Ordering::SeqCst);
-        self.records.lock().unwrap().truncate(keep);
-    }
-}
-
-#[async_trait::async_trait]
-impl StateStore for CrashStore {
-    fn append(&self, r: &Record) -> Result<u64, StoreError> {
-        let mut v = self.records.lock().unwrap();
-        v.push(r.clone());
-        Ok(v.len() as u64 - 1)
-    }
-    async fn sync(&self) -> Result<(), StoreError> {
-        let n = self.records.lock().unwrap().len();
-        self.synced.store(n, Ordering::SeqCst);
-        Ok(())
-    }
-    fn records(&self) -> Result<Vec<Record>, StoreError> {
-        Ok(self.records.lock().unwrap().clone())
-    }
-}
-
 /// The simulator behind a counter: at the k-th call the process "dies" (the call never
 /// returns and the test drops everything).
 struct Killable {
@@ -563,7 +535,7 @@ enum Ran {
 fn apply_once(
     text: &str,
     state: &Path,
-    store: &Arc<CrashStore>,
+    store: &Arc<MemStore>,
     fail: Vec<Fault>,
     kill_at: Option<usize>,
 ) -> (Plan, Ran) {
@@ -635,7 +607,7 @@ fn apply_once(
 }
 
 /// The checks after a completed apply of `d`.
-fn check_converged(d: &Design, text: &str, state: &Path, store: &Arc<CrashStore>) {
+fn check_converged(d: &Design, text: &str, state: &Path, store: &Arc<MemStore>) {
     let (p, ran) = apply_once(text, state, store, Vec::new(), None);
     assert!(
         !p.has_changes(),
@@ -707,7 +679,7 @@ fn assert_no_rerun_after_success(rs: &[Record]) {
 fn converges(changes: &[(Change, Trouble)]) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path();
-    let store = Arc::new(CrashStore::default());
+    let store = Arc::new(MemStore::default());
     let mut d = base();
     for (c, t) in std::iter::once(&(Change::BootAction(0), Trouble::None)).chain(changes) {
         d.apply(c);

@@ -3,8 +3,10 @@
 //! without waiting, and the journal invariant (a task is durably started before its first
 //! driver call) is checked on every call.
 
+mod mem_store;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,33 +17,10 @@ use drydock::driver::{
 use drydock::execute::{self, Apply, ApplyResult, Done, Drivers, NodeOutcome, Settings};
 use drydock::model::observed::{Observed, Power};
 use drydock::plan::{self, Plan};
-use drydock::state::{Event, Journal, Outcome, Record, StateStore, StoreError};
+use drydock::state::{Event, Journal, Outcome, Record, StateStore};
 use drydock::validate::{self, examples};
+use mem_store::MemStore;
 use tokio::time::Instant;
-
-/// An in-memory journal that remembers how much of it was synced.
-#[derive(Default)]
-struct MemStore {
-    records: Mutex<Vec<Record>>,
-    synced: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl StateStore for MemStore {
-    fn append(&self, r: &Record) -> Result<u64, StoreError> {
-        let mut v = self.records.lock().unwrap();
-        v.push(r.clone());
-        Ok(v.len() as u64 - 1)
-    }
-    async fn sync(&self) -> Result<(), StoreError> {
-        let n = self.records.lock().unwrap().len();
-        self.synced.store(n, Ordering::SeqCst);
-        Ok(())
-    }
-    fn records(&self) -> Result<Vec<Record>, StoreError> {
-        Ok(self.records.lock().unwrap().clone())
-    }
-}
 
 #[derive(Clone, Debug)]
 enum Resp {
