@@ -48,8 +48,12 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(site: &Site) -> Shared {
+        Shared::with_site(site, self::site(site))
+    }
+
+    /// [`Shared::new`] with the site's desired state already made (`plan` makes it once).
+    pub fn with_site(site: &Site, spec: SiteSpec) -> Shared {
         let region = site.region();
-        let spec = self::site(site);
         Shared {
             boot_actions: site
                 .boot_actions

@@ -81,9 +81,14 @@ pub fn site(before: Option<&Snapshot>, after: &Snapshot) -> Vec<SiteChange> {
 
 /// Per-node changes (targeted ones), sorted by rack then name, and how many changed nodes the
 /// target left out.
-pub fn nodes(site: &Site, observed: &Observed, options: &Options) -> (Vec<NodeChange>, usize) {
+pub fn nodes(
+    site: &Site,
+    desired_site: &crate::spec::SiteSpec,
+    observed: &Observed,
+    options: &Options,
+) -> (Vec<NodeChange>, usize) {
     let unknown = ObservedNode::default();
-    let shared = desired::Shared::new(site);
+    let shared = desired::Shared::with_site(site, desired_site.clone());
     // Each node's desired state and diff depend on nothing but the node: they are computed on
     // every core (deterministically: results are joined in node order).
     let one = |n: &crate::model::BaremetalNode| {

@@ -212,7 +212,7 @@ impl Plan {
 pub fn plan(site: &Valid<Site>, observed: &Observed, options: &Options) -> Plan {
     let desired_site = desired::site(site);
     let site_snapshot = crate::spec::flat::site(&desired_site);
-    let (nodes, untargeted) = diff::nodes(site, observed, options);
+    let (nodes, untargeted) = diff::nodes(site, &desired_site, observed, options);
     // Without a record of the site's preparation (a site drydock never applied, or deployed by
     // hand) the site is prepared along with the first node work, not on its own.
     let node_work = nodes.iter().any(|n| {
