@@ -14,7 +14,7 @@ moddir="$(ls -d "$kroot"/lib/modules/* | head -1)"
 # Load order matters: the package has no modules.dep (NETBOOT.md).
 modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover
 net_failover virtio_net virtio_blk dm-mod fat vfat nls_cp437 nls_ascii nls_iso8859-1"
-tools="/usr/sbin/sfdisk /usr/sbin/mke2fs /usr/sbin/lvm /sbin/wipefs"
+tools="/usr/sbin/sfdisk /usr/sbin/mke2fs /usr/sbin/lvm /sbin/wipefs /sbin/mkfs.fat"
 stamp="$(cat agent/init agent/udhcpc.script "$0" | sha256sum | cut -c1-16)-$(basename "$vmlinuz")"
 if [ -f "$out/initramfs.gz" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
     exit 0
@@ -29,7 +29,7 @@ for a in $("$r/bin/busybox" --list); do
     [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
 done
 for t in $tools; do
-    [ -x "$t" ] || { echo "error: $t is missing (install fdisk, e2fsprogs, lvm2, util-linux)" >&2; exit 1; }
+    [ -x "$t" ] || { echo "error: $t is missing (install fdisk, e2fsprogs, lvm2, util-linux, dosfstools)" >&2; exit 1; }
     cp "$t" "$r/sbin/"
     for lib in $(ldd "$t" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
         [ -f "$lib" ] || continue

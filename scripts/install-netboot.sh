@@ -68,7 +68,7 @@ for p in qemu-system-x86 qemu-system-common qemu-system-data seabios \
     installed "$p" || bp+=("$p/bookworm-backports")
 done
 plain=()
-for p in ipxe ovmf dnsmasq-base busybox-static fdisk e2fsprogs lvm2 cpio gzip python3-libvirt \
+for p in ipxe ovmf dnsmasq-base busybox-static fdisk e2fsprogs lvm2 dosfstools cpio gzip python3-libvirt \
     python3-venv cloud-init ipmitool curl iproute2; do
     installed "$p" || plain+=("$p")
 done
