@@ -30,7 +30,6 @@ pub struct Paths {
     pub leases: PathBuf,
     pub pid: PathBuf,
     pub log: PathBuf,
-    pub tftp_root: PathBuf,
 }
 
 impl Paths {
@@ -41,7 +40,6 @@ impl Paths {
             leases: dir.join("dnsmasq.leases"),
             pid: dir.join("dnsmasq.pid"),
             log: dir.join("dnsmasq.log"),
-            tftp_root: dir.join("tftp"),
             dir,
         }
     }
@@ -222,7 +220,9 @@ pub fn render(
         config.url()
     );
     out.push_str("enable-tftp\n");
-    let _ = writeln!(out, "tftp-root={}", paths.tftp_root.display());
+    // iPXE's own directory: world-readable, so dnsmasq serves it after dropping to `nobody`
+    // (the state directory is private to drydock's user).
+    let _ = writeln!(out, "tftp-root={}", dhcp.ipxe_dir.display());
     if let Some(prefix) = &dhcp.ipv6_ra {
         out.push_str(
             "\n# IPv6 router advertisement: without one iPXE waits ~13 s for IPv6\nenable-ra\n",
@@ -232,7 +232,9 @@ pub fn render(
 
     out.push_str("\n# Nodes: boot MAC -> address on the PXE network\n");
     let mut hosts = 0;
-    let mut records: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+    // FQDN -> addresses; whether the short name goes with it (only the node's own FQDN's
+    // record carries it, so the short name resolves to one address).
+    let mut records: BTreeMap<String, (Vec<IpAddr>, bool)> = BTreeMap::new();
     for n in &sorted {
         let name = clean(&n.name);
         // DNS for every static address: the FQDN for the primary network's (or the first),
@@ -246,13 +248,15 @@ pub fn render(
             })
             .max_by_key(|(a, _)| (a.default_route, std::cmp::Reverse(a.network.clone())));
         if let Some((_, ip)) = primary {
-            records.entry(clean(&n.fqdn)).or_default().push(ip);
+            let e = records.entry(clean(&n.fqdn)).or_default();
+            e.0.push(ip);
+            e.1 = true;
         }
         for a in &n.addresses {
             if let (AddressMethod::Static(ip), Some(d)) = (&a.method, &a.dns_domain) {
                 let fqdn = format!("{name}.{}", clean(d));
                 if fqdn != n.fqdn && primary.is_none_or(|(_, p)| p != *ip) {
-                    records.entry(fqdn).or_default().push(*ip);
+                    records.entry(fqdn).or_default().0.push(*ip);
                 }
             }
         }
@@ -271,22 +275,26 @@ pub fn render(
             .iter()
             .find(|a| a.network == pxe_net)
             .map(|a| &a.method);
+        // The tag by MAC alone: dnsmasq does not apply a dhcp-host's `set:` to a host without
+        // an address there (it tags it `known-othernet`), and the boot file needs the tag.
+        let mac = clean(mac);
+        let _ = writeln!(out, "dhcp-mac=set:drydock,{mac}");
         match address {
             Some(AddressMethod::Static(ip)) => {
-                let _ = writeln!(out, "dhcp-host={},set:drydock,{ip},{name}", clean(mac));
+                let _ = writeln!(out, "dhcp-host={mac},{ip},{name}");
             }
             _ => {
-                let _ = writeln!(out, "dhcp-host={},set:drydock,{name}", clean(mac));
+                let _ = writeln!(out, "dhcp-host={mac},{name}");
             }
         }
         hosts += 1;
     }
     if dhcp.dns_port != 0 && !records.is_empty() {
         out.push_str("\n# DNS\n");
-        for (fqdn, ips) in &records {
+        for (fqdn, (ips, with_short)) in &records {
             let short = fqdn.split('.').next().unwrap_or(fqdn);
             for ip in ips {
-                if short != fqdn {
+                if *with_short && short != fqdn {
                     let _ = writeln!(out, "host-record={fqdn},{short},{ip}");
                 } else {
                     let _ = writeln!(out, "host-record={fqdn},{ip}");
@@ -301,24 +309,16 @@ pub fn render(
     }
 }
 
-/// The iPXE binaries dnsmasq's TFTP serves, copied into the private TFTP root.
-pub fn prepare_tftp(ipxe_dir: &Path, tftp_root: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(tftp_root)
-        .map_err(|e| format!("cannot create {}: {e}", tftp_root.display()))?;
-    for f in ["undionly.kpxe", "snponly.efi", "ipxe.efi"] {
-        let from = ipxe_dir.join(f);
-        let to = tftp_root.join(f);
-        if !from.exists() {
-            if f == "ipxe.efi" {
-                continue;
-            }
+/// Check that the iPXE binaries dnsmasq's TFTP serves are there.
+pub fn check_ipxe(ipxe_dir: &Path) -> Result<(), String> {
+    for f in ["undionly.kpxe", "snponly.efi"] {
+        let p = ipxe_dir.join(f);
+        if !p.is_file() {
             return Err(format!(
                 "{} is missing: install Debian's `ipxe` package, or set dhcp.ipxe_dir",
-                from.display()
+                p.display()
             ));
         }
-        std::fs::copy(&from, &to)
-            .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
     }
     Ok(())
 }
@@ -435,6 +435,11 @@ impl Supervisor {
 
     pub fn status(&self) -> Status {
         self.status.lock().expect("status lock").clone()
+    }
+
+    /// The live status, for a health check that outlives a borrow of the supervisor.
+    pub fn status_handle(&self) -> Arc<Mutex<Status>> {
+        self.status.clone()
     }
 
     /// Restart dnsmasq on its (rewritten) configuration.
@@ -604,13 +609,15 @@ mod tests {
             "dhcp-boot=tag:drydock,tag:!ipxe,tag:efi64,snponly.efi,,10.23.0.1",
             "dhcp-boot=tag:drydock,tag:!ipxe,tag:!efi64,undionly.kpxe,,10.23.0.1",
             "dhcp-boot=tag:drydock,tag:ipxe,http://10.23.0.1:8081/boot.ipxe",
-            "tftp-root=/state/boot/dnsmasq/tftp",
+            "tftp-root=/usr/lib/ipxe",
             "enable-ra",
             "dhcp-range=fd77::,ra-only",
-            "dhcp-host=52:54:00:00:00:01,set:drydock,10.23.0.11,n1",
-            "dhcp-host=52:54:00:00:00:02,set:drydock,n2",
+            "dhcp-mac=set:drydock,52:54:00:00:00:01",
+            "dhcp-host=52:54:00:00:00:01,10.23.0.11,n1",
+            "dhcp-mac=set:drydock,52:54:00:00:00:02",
+            "dhcp-host=52:54:00:00:00:02,n2",
             "host-record=n1.lab.example,n1,10.23.0.11",
-            "host-record=n1.mgmt.example,n1,10.24.0.2",
+            "host-record=n1.mgmt.example,10.24.0.2",
             "host-record=n3.lab.example,n3,10.23.0.13",
         ] {
             assert!(l.contains(&want), "missing `{want}` in:\n{}", r.text);

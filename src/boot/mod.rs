@@ -424,7 +424,7 @@ impl Service {
         if let Some(dhcp) = &state.config.dhcp {
             std::fs::create_dir_all(&paths.dir)
                 .map_err(|e| format!("cannot create {}: {e}", paths.dir.display()))?;
-            dnsmasq::prepare_tftp(&dhcp.ipxe_dir, &paths.tftp_root)?;
+            dnsmasq::check_ipxe(&dhcp.ipxe_dir)?;
             service.write_conf(site, nodes)?;
             service.dnsmasq = Some(dnsmasq::Supervisor::start(&dhcp.dnsmasq, &paths));
         }
@@ -462,6 +462,14 @@ impl Service {
 
     pub fn dnsmasq_status(&self) -> Option<dnsmasq::Status> {
         self.dnsmasq.as_ref().map(|d| d.status())
+    }
+
+    /// dnsmasq's live status (empty when no dnsmasq is configured).
+    pub fn dnsmasq_handle(&self) -> Arc<Mutex<dnsmasq::Status>> {
+        self.dnsmasq
+            .as_ref()
+            .map(|d| d.status_handle())
+            .unwrap_or_default()
     }
 
     pub fn dnsmasq_paths(&self) -> &dnsmasq::Paths {

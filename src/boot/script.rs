@@ -131,12 +131,12 @@ fn mkfs(out: &mut String, fs: &Fs, node: &str) -> Result<(), String> {
     let dev = quote(&fs.dev);
     match fs.spec.fstype.as_str() {
         t @ ("ext4" | "ext3" | "ext2") => {
-            let _ = writeln!(out, "mke2fs -q -F -t {t} -U {} {dev}", fs.uuid);
+            let _ = writeln!(out, "/sbin/mke2fs -q -F -t {t} -U {} {dev}", fs.uuid);
         }
         "vfat" | "fat32" => {
             let _ = writeln!(
                 out,
-                "mkfs.fat -F 32 -i {} {dev} >/dev/null",
+                "/sbin/mkfs.fat -F 32 -i {} {dev} >/dev/null",
                 vfat_id(&fs.uuid)
             );
         }
@@ -196,7 +196,7 @@ pub fn deploy(node: &NodeSpec, inv: &Inventory, image: &ImageRef) -> Result<Stri
             .map_err(|e| format!("node {}: {e}", node.name))?;
         let dname = disk.name.clone();
         let _ = writeln!(s, "phase {}", quote(&format!("storage: wiping {dname}")));
-        let _ = writeln!(s, "wipefs -a -f /dev/{dname} >/dev/null");
+        let _ = writeln!(s, "/sbin/wipefs -a -f /dev/{dname} >/dev/null");
         if let Some(vg) = &d.volume_group {
             pvs.push((vg.clone(), format!("/dev/{dname}")));
             continue;
@@ -254,7 +254,7 @@ pub fn deploy(node: &NodeSpec, inv: &Inventory, image: &ImageRef) -> Result<Stri
         );
         let _ = writeln!(
             s,
-            "sfdisk --wipe always --wipe-partitions always -q /dev/{dname} <<'SFDISK'"
+            "/sbin/sfdisk --wipe always --wipe-partitions always -q /dev/{dname} <<'SFDISK'"
         );
         let _ = writeln!(s, "label: {label}");
         let last = d.partitions.len() - 1;
@@ -411,7 +411,7 @@ pub fn deploy(node: &NodeSpec, inv: &Inventory, image: &ImageRef) -> Result<Stri
         );
         let _ = writeln!(
             s,
-            "wget -q -O - -T 60 --header \"X-Drydock-Token: $TOKEN\" \"$URL/{}\" | dd of=/dev/{disk} bs=4M conv=fsync 2>/dev/null",
+            "wget -q -O - --header \"X-Drydock-Token: $TOKEN\" \"$URL/{}\" | dd of=/dev/{disk} bs=4M conv=fsync 2>/dev/null",
             image.path
         );
         let _ = writeln!(s, "phase 'image: checking the checksum'");
@@ -423,16 +423,16 @@ pub fn deploy(node: &NodeSpec, inv: &Inventory, image: &ImageRef) -> Result<Stri
         s.push_str("phase 'seed: a cidata partition for the cloud-init seed'\n");
         let _ = writeln!(
             s,
-            "sfdisk --relocate gpt-bak-std /dev/{disk} >/dev/null 2>&1 || true"
+            "/sbin/sfdisk --relocate gpt-bak-std /dev/{disk} >/dev/null 2>&1 || true"
         );
         let _ = writeln!(
             s,
-            "echo 'size=32MiB, type=L' | sfdisk --append -q /dev/{disk}"
+            "echo 'size=32MiB, type=L' | /sbin/sfdisk --append -q /dev/{disk}"
         );
         s.push_str("sync\n");
         let _ = writeln!(
             s,
-            "SEED={}$(ls -d /sys/block/{disk}/{disk}* | wc -l)\nwait_dev \"$SEED\"\nmkfs.fat -n CIDATA \"$SEED\" >/dev/null\nmkdir -p /mnt/seed\nmount -t vfat \"$SEED\" /mnt/seed",
+            "SEED={}$(ls -d /sys/block/{disk}/{disk}* | wc -l)\nwait_dev \"$SEED\"\n/sbin/mkfs.fat -n CIDATA \"$SEED\" >/dev/null\nmkdir -p /mnt/seed\nmount -t vfat \"$SEED\" /mnt/seed",
             part_dev(&disk, 0).trim_end_matches('0')
         );
         seed(&mut s, node, "/mnt/seed");
@@ -658,7 +658,7 @@ mod tests {
         // The alias's address found the disk though the design calls it sda.
         assert!(
             s.contains(
-                "sfdisk --wipe always --wipe-partitions always -q /dev/vda <<'SFDISK'\nlabel: gpt\n"
+                "/sbin/sfdisk --wipe always --wipe-partitions always -q /dev/vda <<'SFDISK'\nlabel: gpt\n"
             ),
             "{s}"
         );
@@ -692,7 +692,7 @@ mod tests {
             s.contains(&format!("mke2fs -q -F -t ext4 -U {root_uuid} '/dev/vda2'")),
             "{s}"
         );
-        assert!(s.contains("mkfs.fat -F 32 -i "), "{s}");
+        assert!(s.contains("/sbin/mkfs.fat -F 32 -i "), "{s}");
         // Mounted shallow first: / before /var before /var/log (and /boot/efi after /).
         let order: Vec<usize> = [
             "mount -t ext4 '/dev/vda2' '/mnt/target'",
