@@ -134,8 +134,10 @@ pub fn render(
     );
     let _ = writeln!(out, "port={}", dhcp.dns_port);
     let _ = writeln!(out, "interface={}", clean(&dhcp.interface));
+    // bind-dynamic, not bind-interfaces: addresses that appear later (IPv6 autoconfiguration on
+    // the interface) are bound too, with the capability dnsmasq keeps for it.
     out.push_str(
-        "bind-interfaces\nno-resolv\nno-hosts\nlog-dhcp\nlog-facility=-\ndhcp-authoritative\n",
+        "bind-dynamic\nno-resolv\nno-hosts\nlog-dhcp\nlog-facility=-\ndhcp-authoritative\n",
     );
     let _ = writeln!(out, "dhcp-leasefile={}", paths.leases.display());
     let _ = writeln!(out, "pid-file={}", paths.pid.display());
@@ -599,7 +601,7 @@ mod tests {
         for want in [
             "port=53",
             "interface=br0",
-            "bind-interfaces",
+            "bind-dynamic",
             "dhcp-leasefile=/state/boot/dnsmasq/dnsmasq.leases",
             "pid-file=/state/boot/dnsmasq/dnsmasq.pid",
             "dhcp-range=set:net-pxe,10.23.0.100,10.23.0.150,255.255.255.0,12h",
