@@ -80,20 +80,40 @@ pub fn agent_dir() -> PathBuf {
     d
 }
 
-fn kill_wait(pid: i32) {
-    // SAFETY: kill(2) on a process this lab started.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let gone = || unsafe { libc::kill(pid, 0) } != 0;
+/// SIGTERM, then SIGKILL after 5 s; `target` is a pid, or a process group as `-pgid`.
+/// `alive` says whether the process is still there (a child of ours is reaped by the caller).
+fn kill_wait(target: i32, mut alive: impl FnMut() -> bool) {
+    // SAFETY: kill(2) on a process (group) this lab started.
+    unsafe { libc::kill(target, libc::SIGTERM) };
     let start = Instant::now();
-    while !gone() {
-        if start.elapsed() > Duration::from_secs(10) {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+    while alive() {
+        if start.elapsed() > Duration::from_secs(5) {
+            unsafe { libc::kill(target, libc::SIGKILL) };
         }
-        if start.elapsed() > Duration::from_secs(15) {
+        if start.elapsed() > Duration::from_secs(10) {
             break;
         }
         std::thread::sleep(POLL);
     }
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // A zombie is gone for our purposes.
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        .unwrap_or(false)
+}
+
+/// A daemon of the lab in its own process group (its workers die with it).
+fn spawn_group(mut cmd: Command, log: &Path) -> Child {
+    use std::os::unix::process::CommandExt;
+    let f = fs::File::create(log).unwrap();
+    cmd.stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
 }
 
 pub struct Lab {
@@ -307,18 +327,12 @@ impl Lab {
             ),
         )
         .unwrap();
-        let log = fs::File::create(d.join("sushy.log")).unwrap();
-        let child = self
-            .in_ns(venv_bin("sushy-emulator"))
-            .arg("--config")
+        let mut cmd = self.in_ns(venv_bin("sushy-emulator"));
+        cmd.arg("--config")
             .arg(&conf)
             .env("PYTHONUNBUFFERED", "1")
-            .env_remove("SUSHY_EMULATOR_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .env_remove("SUSHY_EMULATOR_CONFIG");
+        let child = spawn_group(cmd, &d.join("sushy.log"));
         self.sushy = Some(child);
         let ca = d.join("ca.pem");
         let url = format!("https://127.0.0.1:{SUSHY_PORT}/redfish/v1/Systems");
@@ -360,16 +374,10 @@ impl Lab {
             ),
         )
         .unwrap();
-        let log = fs::File::create(d.join("vbmcd.out")).unwrap();
-        let child = self
-            .in_ns(venv_bin("vbmcd"))
-            .arg("--foreground")
-            .env("VIRTUALBMC_CONFIG", d.join("vbmc.conf"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let mut cmd = self.in_ns(venv_bin("vbmcd"));
+        cmd.arg("--foreground")
+            .env("VIRTUALBMC_CONFIG", d.join("vbmc.conf"));
+        let child = spawn_group(cmd, &d.join("vbmcd.out"));
         self.vbmcd = Some(child);
         wait_until(Duration::from_secs(30), "vbmcd did not answer", || {
             self.vbmc(&["list"]).status.success()
@@ -453,13 +461,15 @@ impl Drop for Lab {
             let _ = self.virsh(&["destroy", d]);
             let _ = self.virsh(&["undefine", "--nvram", d]);
         }
-        for c in [self.sushy.take(), self.vbmcd.take()].into_iter().flatten() {
-            kill_wait(c.id() as i32);
-            let mut c = c;
+        for mut c in [self.sushy.take(), self.vbmcd.take()].into_iter().flatten() {
+            let pid = c.id() as i32;
+            // The whole group: vbmcd runs a worker process per virtual BMC.
+            kill_wait(-pid, || matches!(c.try_wait(), Ok(None)));
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
             let _ = c.wait();
         }
         if let Some(pid) = self.libvirtd_pid.take() {
-            kill_wait(pid);
+            kill_wait(pid, || pid_alive(pid));
         }
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
