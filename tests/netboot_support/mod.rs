@@ -151,11 +151,13 @@ impl Lab {
                 "`{tool}` is not installed: run ./scripts/test.sh (scripts/install-netboot.sh installs it)"
             );
         }
-        let running = Command::new("pgrep")
-            .args(["-x", "libvirtd"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
+        // A live libvirtd (a zombie left by an earlier lab of this process is not one).
+        let running = fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().unwrap_or(0);
+            pid > 0
+                && fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "libvirtd")
+                && pid_alive(pid)
+        });
         assert!(
             !running,
             "a libvirtd already runs on this machine: the netboot tests start their own (stop the other one)"
