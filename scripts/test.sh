@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 # only when missing. Validation, planning and the simulator need nothing beyond cargo.
 export DRYDOCK_PEERS="${DRYDOCK_PEERS:-$PWD/.peers}"
 ./scripts/install-peers.sh
+# The netboot peers (../shared/NETBOOT.md): QEMU, libvirt, dnsmasq, iPXE, OVMF, cloud-init, the
+# cloud kernel, sushy-tools and VirtualBMC, and the deploy agent's initramfs.
+./scripts/install-netboot.sh
 
 cargo build --locked --all-targets
 # Benchmarks are built above but not run (`cargo bench` runs them).

@@ -13,8 +13,11 @@
 //! - `model`: the effective site, built from valid documents; never fails, reports nothing.
 //! - `validate`: the rule interface, the registry, one file per rule.
 //! - `report`: renderers of findings.
+//! - `boot`: drydock's own boot service for the PXE provisioner (dnsmasq for DHCP/DNS/TFTP,
+//!   the HTTP service nodes boot, report and signal through, tokens, cloud-init, conman).
 //! - `cli`: `drydock validate | rules | explain`.
 
+pub mod boot;
 pub mod cli;
 pub mod design;
 pub mod diag;

@@ -86,6 +86,22 @@ fn drivers_know_no_plan_executor_store_or_validation() {
 }
 
 #[test]
+fn the_boot_service_knows_no_plan_executor_store_or_validation() {
+    assert_none(
+        "boot",
+        &[
+            "crate::plan",
+            "crate::execute",
+            "crate::state",
+            "crate::validate",
+            "crate::observe",
+            "crate::cli",
+        ],
+        "the boot service imports a layer above it (it gets the nodes' desired state from its caller)",
+    );
+}
+
+#[test]
 fn the_state_store_knows_no_plan_or_executor() {
     assert_none(
         "state",
@@ -141,7 +157,7 @@ fn planning_does_no_io_no_clock_no_async() {
 fn only_the_cli_prints() {
     for dir in [
         "vocab", "durable", "source", "diag", "design", "model", "validate", "report", "spec",
-        "plan", "observe", "driver", "state", "execute", "rng",
+        "plan", "observe", "driver", "state", "execute", "rng", "boot",
     ] {
         assert_none(
             dir,

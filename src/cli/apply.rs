@@ -46,10 +46,11 @@ pub struct RunArgs {
     /// Progress display [default: fancy on a terminal, plain otherwise]
     #[arg(long, value_enum)]
     pub progress: Option<ProgressMode>,
-    /// Which BMC drivers run: `real` drives each node's BMC by its oob.type (Redfish, IPMI);
-    /// `simulated` lets the simulator play every BMC (`manual` nodes are never driven)
-    #[arg(long, value_enum, default_value_t = BmcMode::Simulated)]
-    pub bmc: BmcMode,
+    /// Which BMC drivers run: `real` drives each node's BMC by its oob.type (Redfish, IPMI,
+    /// libvirt); `simulated` lets the simulator play every BMC (`manual` nodes are never
+    /// driven) [default: simulated; real with --provisioner pxe]
+    #[arg(long, value_enum)]
+    pub bmc: Option<BmcMode>,
     /// CA bundle (PEM) for Redfish BMC certificates, site-wide (a node's oob.ca_bundle wins)
     #[arg(long, value_name = "FILE")]
     pub bmc_ca_bundle: Option<PathBuf>,
@@ -248,7 +249,7 @@ fn locked_plan(
 ) -> Result<(Planned, crate::state::lock::SiteLock), CliError> {
     // The lock is taken before the state is opened, so a second apply fails at once with the
     // holder's name instead of waiting on the database.
-    let loaded = session::load_with(paths, &a.design, a.color)?;
+    let loaded = session::load_for(paths, &a.design, a.color, a.provisioner.catalog()?)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
     let lock = take_lock(&dir, "drydock apply")?;
     let s = session::open_write(&dir, a.sim.config(&loaded.site)?)?;
@@ -379,13 +380,25 @@ fn execute_plan(
     }
     let s = &planned.session;
     let sim = s.sim.clone();
+    let pxe = pa.provisioner.provisioner == session::ProvisionerKind::Pxe;
+    let bmc = match (ra.bmc, pxe) {
+        (Some(BmcMode::Simulated), true) => {
+            return Err(CliError::new(
+                "--provisioner pxe boots real machines and cannot run with --bmc simulated",
+                "drop --bmc simulated (the PXE provisioner drives the nodes' BMCs), or use the simulator provisioner",
+            ));
+        }
+        (Some(b), _) => b,
+        (None, true) => BmcMode::Real,
+        (None, false) => BmcMode::Simulated,
+    };
     let mut oob: HashMap<crate::driver::OobKind, Arc<dyn crate::driver::OobDriver>> =
         HashMap::new();
     oob.insert(
         crate::driver::OobKind::Manual,
         Arc::new(crate::driver::manual::Manual),
     );
-    if ra.bmc == BmcMode::Real {
+    if bmc == BmcMode::Real {
         let redfish = crate::driver::redfish::RedfishOptions {
             ca_bundle: ra.bmc_ca_bundle.clone(),
             ..Default::default()
@@ -400,14 +413,42 @@ fn execute_plan(
         );
         oob.insert(
             crate::driver::OobKind::Libvirt,
-            Arc::new(crate::driver::manual::Unsupported("libvirt")),
+            Arc::new(crate::driver::libvirt::Libvirt::new(Default::default())),
         );
     }
-    let drivers = Drivers {
-        provisioner: sim.clone(),
-        site: sim.clone(),
-        oob,
-        default_oob: sim,
+    // The PXE provisioner's boot service runs for as long as the apply does.
+    let boot = if pxe {
+        Some(crate::cli::serve::start_for_apply(
+            &planned.loaded.site,
+            &s.state_dir,
+            &pa.provisioner,
+            rt,
+        )?)
+    } else {
+        None
+    };
+    let drivers = match &boot {
+        Some(b) => {
+            let manual: Arc<dyn crate::driver::OobDriver> = Arc::new(crate::driver::manual::Manual);
+            let p = Arc::new(crate::driver::pxe::Pxe::new(
+                b.service.state.clone(),
+                oob.clone(),
+                manual.clone(),
+                b.health(),
+            ));
+            Drivers {
+                provisioner: p.clone(),
+                site: p,
+                oob,
+                default_oob: manual,
+            }
+        }
+        None => Drivers {
+            provisioner: sim.clone(),
+            site: sim.clone(),
+            oob,
+            default_oob: sim,
+        },
     };
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -470,6 +511,9 @@ fn execute_plan(
         let _ = ui.await;
         r
     });
+    if let Some(b) = boot {
+        rt.block_on(b.stop());
+    }
     let result = result.map_err(|e| {
         CliError::new(
             e,

@@ -36,8 +36,10 @@ mod explain;
 mod plan;
 pub mod planfile;
 mod progress;
+mod pxe_config;
 mod render;
 mod rules;
+pub mod serve;
 pub mod session;
 mod signals;
 mod state;
@@ -158,6 +160,16 @@ enum Command {
     /// Check, back up or rebuild the state directory
     #[command(subcommand)]
     State(state::StateCommand),
+    /// Run the PXE provisioner's boot service (DHCP, DNS, TFTP, HTTP) until stopped
+    #[command(
+        after_help = "Exit codes: 0 stopped by SIGINT or SIGTERM; 1 could not start (an invalid design or boot config, the address in use, the boot service already running)."
+    )]
+    Serve(serve::Args),
+    /// Print the dnsmasq (or conman) configuration the PXE provisioner runs for a design
+    #[command(
+        after_help = "Exit codes: 0 printed; 1 an invalid design or boot config, or bad arguments."
+    )]
+    PxeConfig(pxe_config::Args),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -206,6 +218,8 @@ pub fn main() -> ExitCode {
         Command::Tasks(a) => status::tasks(a),
         Command::ForceUnlock(a) => status::force_unlock(a),
         Command::State(c) => state::run(c),
+        Command::Serve(a) => serve::run(a),
+        Command::PxeConfig(a) => pxe_config::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

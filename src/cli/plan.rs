@@ -37,6 +37,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub sim: SimArgs,
     #[command(flatten)]
+    pub provisioner: session::ProvisionerArgs,
+    #[command(flatten)]
     pub design: crate::cli::design_args::DesignArgs,
 }
 
@@ -84,10 +86,11 @@ pub struct Planned {
 /// Observe the site through an open session and plan.
 pub fn make(
     loaded: session::Loaded,
-    session: session::Session,
+    mut session: session::Session,
     a: &PlanArgs,
     rt: &tokio::runtime::Runtime,
 ) -> Result<Planned, CliError> {
+    session.observer = a.provisioner.observer(&session.state_dir)?;
     let target = target_filter(&a.target, a.target_mode)
         .map_err(|e| CliError::new(e, "see `drydock plan --help` for the target forms"))?;
     let observed = rt.block_on(session::observe(&session, &loaded.site))?;
@@ -118,7 +121,12 @@ fn absolute(p: &std::path::Path) -> PathBuf {
 
 pub fn run(a: Args) -> CliResult {
     let rt = session::runtime(false);
-    let loaded = session::load_with(&a.paths, &a.plan.design, a.plan.color)?;
+    let loaded = session::load_for(
+        &a.paths,
+        &a.plan.design,
+        a.plan.color,
+        a.plan.provisioner.catalog()?,
+    )?;
     let dir = session::state_dir(a.plan.state.as_deref(), &loaded.site);
     // `plan` never writes: it reads the state as it stands, beside a running apply too.
     let s = session::open_read(&dir, a.plan.sim.config(&loaded.site)?)?;

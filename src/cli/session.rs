@@ -75,6 +75,79 @@ impl SimArgs {
     }
 }
 
+/// Who provisions the machines.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProvisionerKind {
+    /// The embedded simulator (nothing boots).
+    #[default]
+    Sim,
+    /// drydock itself: its boot service (dnsmasq, iPXE, HTTP) and the nodes' BMCs.
+    Pxe,
+}
+
+/// `--provisioner` and `--boot-config`, shared by plan, apply, destroy and status.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ProvisionerArgs {
+    /// Who provisions the machines: the embedded simulator, or drydock's own PXE boot service
+    /// (needs --boot-config; drives the real BMCs)
+    #[arg(long, value_enum, default_value_t, env = "DRYDOCK_PROVISIONER")]
+    pub provisioner: ProvisionerKind,
+    /// The boot service's settings (YAML: listen, dhcp, agent, images; README, "drydock as
+    /// the provisioner")
+    #[arg(long, value_name = "FILE", env = "DRYDOCK_BOOT_CONFIG")]
+    pub boot_config: Option<PathBuf>,
+}
+
+impl ProvisionerArgs {
+    /// The boot service's settings; an error when none are given.
+    pub fn boot_config(&self) -> Result<crate::boot::BootConfig, CliError> {
+        let p = self.boot_config.as_ref().ok_or_else(|| {
+            CliError::new(
+                "the PXE boot service needs its settings",
+                "pass --boot-config FILE (or set DRYDOCK_BOOT_CONFIG); README, \"drydock as the provisioner\", shows one",
+            )
+        })?;
+        crate::boot::BootConfig::load(p).map_err(|e| {
+            CliError::new(
+                format!("the boot config {e}"),
+                "fix the file; README, \"drydock as the provisioner\", lists its settings",
+            )
+        })
+    }
+
+    /// The images and kernels the provisioner offers (rule DD3001).
+    pub fn catalog(&self) -> Result<crate::vocab::Catalog, CliError> {
+        Ok(match self.provisioner {
+            ProvisionerKind::Sim => Simulator::catalog(),
+            ProvisionerKind::Pxe => self.boot_config()?.catalog(),
+        })
+    }
+
+    /// The observing provisioner for a session, when it is not the simulator.
+    pub fn observer(
+        &self,
+        state_dir: &Path,
+    ) -> Result<Option<Arc<dyn crate::driver::Provisioner>>, CliError> {
+        Ok(match self.provisioner {
+            ProvisionerKind::Sim => None,
+            ProvisionerKind::Pxe => Some(Arc::new(
+                crate::driver::pxe::Pxe::observer(state_dir)
+                    .map_err(|e| store_error_text(state_dir, e))?,
+            )),
+        })
+    }
+}
+
+fn store_error_text(state_dir: &Path, e: String) -> CliError {
+    CliError::new(
+        e,
+        format!(
+            "check that {} is readable; `drydock state verify` checks the journal",
+            state_dir.display()
+        ),
+    )
+}
+
 pub struct Loaded {
     pub paths: Vec<PathBuf>,
     pub design: Design,
@@ -97,6 +170,16 @@ pub fn load_with(
     args: &crate::cli::design_args::DesignArgs,
     color: ColorChoice,
 ) -> Result<Loaded, CliError> {
+    load_for(paths, args, color, Simulator::catalog())
+}
+
+/// [`load_with`], checking images and kernels against `catalog` (the provisioner's).
+pub fn load_for(
+    paths: &[PathBuf],
+    args: &crate::cli::design_args::DesignArgs,
+    color: ColorChoice,
+    catalog: crate::vocab::Catalog,
+) -> Result<Loaded, CliError> {
     let paths = &args.effective_paths(paths)?;
     let design = crate::cli::design_args::load(paths, &args.options())?;
     // A design that is missing parts (a file or directory that could not be read) is never
@@ -116,7 +199,7 @@ pub fn load_with(
         ));
     }
     let options = crate::validate::Options {
-        catalog: Some(Simulator::catalog()),
+        catalog: Some(catalog),
         ..Default::default()
     };
     let report = crate::validate::validate(&design, &options);
@@ -195,6 +278,8 @@ pub struct Session {
     pub exists: bool,
     /// The apply that holds the site lock now, if any (for a read session).
     pub running: Option<crate::state::lock::Holder>,
+    /// The provisioner observed instead of the simulator (`--provisioner pxe`).
+    pub observer: Option<Arc<dyn crate::driver::Provisioner>>,
 }
 
 impl Session {
@@ -265,6 +350,7 @@ pub fn open_write(state_dir: &Path, sim: SimConfig) -> Result<Session, CliError>
         sim: Arc::new(sim),
         exists: true,
         running: None,
+        observer: None,
     })
 }
 
@@ -283,6 +369,7 @@ pub fn open_read(state_dir: &Path, sim: SimConfig) -> Result<Session, CliError> 
         sim: Arc::new(sim),
         exists,
         running: crate::state::lock::live_holder(state_dir),
+        observer: None,
     })
 }
 
@@ -308,7 +395,11 @@ pub fn running_note(s: &Session) -> Option<String> {
 
 /// Observe the site through the provisioner and the journal.
 pub async fn observe(s: &Session, site: &Site) -> Result<Observed, CliError> {
-    crate::observe::gather(site, s.sim.as_ref(), &s.journal)
+    let provisioner: &dyn crate::driver::Provisioner = match &s.observer {
+        Some(p) => p.as_ref(),
+        None => s.sim.as_ref(),
+    };
+    crate::observe::gather(site, provisioner, &s.journal)
         .await
         .map_err(|e| {
             CliError::new(

@@ -52,6 +52,8 @@ pub struct StatusArgs {
     pub state: Option<PathBuf>,
     #[command(flatten)]
     pub sim: SimArgs,
+    #[command(flatten)]
+    pub provisioner: session::ProvisionerArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -73,12 +75,18 @@ pub struct UnlockArgs {
 }
 
 pub fn status(a: StatusArgs) -> CliResult {
-    let loaded = session::load(&a.paths, ColorChoice::Never)?;
+    let loaded = session::load_for(
+        &a.paths,
+        &Default::default(),
+        ColorChoice::Never,
+        a.provisioner.catalog()?,
+    )?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
-    let s = session::open_read(&dir, a.sim.config(&loaded.site)?)?;
+    let mut s = session::open_read(&dir, a.sim.config(&loaded.site)?)?;
     if !s.exists {
         return Err(session::no_state(&dir));
     }
+    s.observer = a.provisioner.observer(&dir)?;
     if let Some(n) = session::running_note(&s) {
         eprintln!("{n}");
     }

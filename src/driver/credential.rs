@@ -74,7 +74,8 @@ impl Scrub {
     }
 }
 
-fn base64(bytes: &[u8]) -> String {
+/// Standard base64 with padding (also used by the boot service for cloud-init content).
+pub fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {

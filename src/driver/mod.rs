@@ -17,13 +17,16 @@
 //! a crash half-way, it finds the work done and answers `Done` without redoing it.
 //!
 //! - `sim`: the embedded simulator, the default provisioner, BMC and site services;
-//! - `redfish`, `ipmi`, `manual`: BMC drivers (`oob.type`); `credential` resolves BMC
-//!   credentials, `endpoints` serializes calls to one BMC.
+//! - `pxe`: drydock as its own provisioner, through its boot service (`crate::boot`);
+//! - `redfish`, `ipmi`, `libvirt`, `manual`: BMC drivers (`oob.type`); `credential` resolves
+//!   BMC credentials, `endpoints` serializes calls to one BMC.
 
 pub mod credential;
 pub mod endpoints;
 pub mod ipmi;
+pub mod libvirt;
 pub mod manual;
+pub mod pxe;
 pub mod redfish;
 pub mod sim;
 

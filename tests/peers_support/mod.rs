@@ -634,7 +634,7 @@ fn curl_quote(s: &str) -> String {
 /// Why not one self-signed certificate: it has to be a CA (`CA:TRUE`) to be trusted as an
 /// anchor by some clients, and rustls (webpki) refuses a CA certificate as a server's own
 /// ("CaUsedAsEndEntity"). A CA plus a leaf is also what a site's CA bundle looks like.
-fn make_certificates(dir: &Path) {
+pub fn make_certificates(dir: &Path) {
     let cnf = dir.join("openssl.cnf");
     write_file(
         &cnf,
@@ -720,7 +720,7 @@ fn make_certificates(dir: &Path) {
 
 /// An htpasswd file with a bcrypt hash (the only kind sushy-emulator accepts), made with the
 /// venv's `bcrypt`. Cost 4, bcrypt's least: the emulator checks the hash on every request.
-fn write_htpasswd(path: &Path, user: &str, password: &str) {
+pub fn write_htpasswd(path: &Path, user: &str, password: &str) {
     let line = run_ok(
         Command::new(sushy_bin_dir().join("python"))
             .args([
