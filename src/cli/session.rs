@@ -216,9 +216,12 @@ pub fn store_error(state_dir: &Path, e: crate::state::StoreError) -> CliError {
             "free space on that disk (or move the state directory), then run the command again; nothing recorded was lost".into()
         }
         StoreError::Io(_) => format!(
-            "check that {} is readable and writable by this user, then run the command again",
+            "check that {} is readable and writable by this user (or that the database is reachable), then run the command again",
             state_dir.display()
         ),
+        StoreError::Fenced(_) => {
+            "another drydock took the lease; nothing this one recorded after that was kept, and the new leader resumes the work".into()
+        }
     };
     CliError::new(e, help)
 }
