@@ -26,6 +26,7 @@ pub mod observe;
 pub mod plan;
 pub mod report;
 pub mod rng;
+pub mod service;
 pub mod source;
 pub mod spec;
 pub mod state;

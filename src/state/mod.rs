@@ -336,7 +336,11 @@ impl Journal {
                 }
                 q.state = RequestState::Running;
                 q.started_ms = Some(r.at_ms);
-                q.tasks = tasks.clone();
+                // A resumed request keeps the tasks of its earlier starts (their results are
+                // part of it) and adds the new ones.
+                let known: std::collections::HashSet<TaskId> = q.tasks.iter().cloned().collect();
+                q.tasks
+                    .extend(tasks.iter().filter(|t| !known.contains(*t)).cloned());
             }
             Event::RequestCancelRequested { request, by } => {
                 let q = self.request_mut(request)?;
