@@ -15,6 +15,7 @@
 //! - `report`: renderers of findings.
 //! - `cli`: `drydock validate | rules | explain`.
 
+pub mod api;
 pub mod cli;
 pub mod design;
 pub mod diag;

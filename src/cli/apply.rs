@@ -14,7 +14,7 @@ use crate::cli::progress::{self, ProgressMode};
 use crate::cli::session;
 use crate::cli::signals::{self, Signals};
 use crate::cli::{CliError, CliResult, exit};
-use crate::execute::{self, Drivers, Settings};
+use crate::execute::{self, Settings};
 use crate::plan::{StepKind, render};
 use crate::state::Outcome;
 
@@ -100,7 +100,7 @@ struct ConfigFile {
 }
 
 /// `90m`, `30s`, `2h`, or plain seconds.
-fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let (n, unit) = s
         .find(|c: char| !c.is_ascii_digit())
         .map_or((s, ""), |i| s.split_at(i));
@@ -378,37 +378,13 @@ fn execute_plan(
         }
     }
     let s = &planned.session;
-    let sim = s.sim.clone();
-    let mut oob: HashMap<crate::driver::OobKind, Arc<dyn crate::driver::OobDriver>> =
-        HashMap::new();
-    oob.insert(
-        crate::driver::OobKind::Manual,
-        Arc::new(crate::driver::manual::Manual),
-    );
-    if ra.bmc == BmcMode::Real {
-        let redfish = crate::driver::redfish::RedfishOptions {
+    let bmc = match ra.bmc {
+        BmcMode::Real => crate::service::Bmc::Real {
             ca_bundle: ra.bmc_ca_bundle.clone(),
-            ..Default::default()
-        };
-        oob.insert(
-            crate::driver::OobKind::Redfish,
-            Arc::new(crate::driver::redfish::Redfish::new(redfish)),
-        );
-        oob.insert(
-            crate::driver::OobKind::Ipmi,
-            Arc::new(crate::driver::ipmi::Ipmi::new(Default::default())),
-        );
-        oob.insert(
-            crate::driver::OobKind::Libvirt,
-            Arc::new(crate::driver::manual::Unsupported("libvirt")),
-        );
-    }
-    let drivers = Drivers {
-        provisioner: sim.clone(),
-        site: sim.clone(),
-        oob,
-        default_oob: sim,
+        },
+        BmcMode::Simulated => crate::service::Bmc::Simulated,
     };
+    let drivers = crate::service::drivers(s.sim.clone(), &bmc);
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mode = ra.progress.unwrap_or(if std::io::stderr().is_terminal() {

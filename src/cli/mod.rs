@@ -38,10 +38,12 @@ pub mod planfile;
 mod progress;
 mod render;
 mod rules;
+mod serve;
 pub mod session;
 mod signals;
 mod state;
 mod status;
+mod token;
 mod validate;
 
 use std::io::IsTerminal;
@@ -158,6 +160,14 @@ enum Command {
     /// Check, back up or rebuild the state directory
     #[command(subcommand)]
     State(state::StateCommand),
+    /// Run the operator API and dashboard over the site (one or several instances)
+    #[command(
+        after_help = "Exit codes: 0 stopped by SIGINT, SIGTERM or SIGHUP (a running task is left for the next start or leader); 1 could not start (bad settings, a held lock, an unreachable database)."
+    )]
+    Serve(serve::Args),
+    /// Make an API token for `serve --tokens` (prints the token, and the line for the file)
+    #[command(after_help = "Exit codes: 0; 1 on a bad name.")]
+    Token(token::Args),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -206,6 +216,8 @@ pub fn main() -> ExitCode {
         Command::Tasks(a) => status::tasks(a),
         Command::ForceUnlock(a) => status::force_unlock(a),
         Command::State(c) => state::run(c),
+        Command::Serve(a) => serve::run(a),
+        Command::Token(a) => token::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

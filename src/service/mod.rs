@@ -644,10 +644,10 @@ impl Service {
     }
 
     /// The plan of the current design for `action` (as `plan --json` for `deploy_nodes`).
-    pub async fn plan(
+    pub async fn plan_for(
         &self,
         action: Action,
-        filter: Option<&RawNodeFilter>,
+        filter: Option<&crate::model::filter::NodeFilter>,
     ) -> Result<Plan, String> {
         let loaded = self.reload().await?;
         let Some(site) = &loaded.site else {
@@ -656,12 +656,11 @@ impl Service {
                 loaded.errors
             ));
         };
-        let f = filter.map(RawNodeFilter::to_filter).transpose()?;
         let journal = self.view().journal.clone();
         let observed = self.observe(site, &journal).await?;
         actions::plan(
             action,
-            f.as_ref(),
+            filter,
             site,
             &observed,
             &loaded.design.content_hash(),
