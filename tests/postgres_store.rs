@@ -66,7 +66,7 @@ async fn migrations_are_versioned_and_applied_once() {
         "INSERT INTO drydock_schema (version, description) VALUES (999, 'future')",
     )
     .unwrap();
-    let e = postgres::connect(&url).await.err().expect("refused");
+    let e = postgres::connect(&url).await.expect_err("refused");
     let msg = e.to_string();
     assert!(
         msg.contains("999") && msg.contains("newer drydock"),
@@ -237,7 +237,7 @@ async fn replay_reads_what_the_database_holds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_an_error_without_the_password() {
     let url = "postgresql://drydock:hunter2@127.0.0.1:1/none?connect_timeout=2";
-    let e = postgres::connect(url).await.err().expect("refused");
+    let e = postgres::connect(url).await.expect_err("refused");
     let msg = e.to_string();
     assert!(!msg.contains("hunter2"), "{msg}");
     assert!(msg.contains("cannot connect to PostgreSQL at"), "{msg}");

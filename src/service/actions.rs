@@ -184,6 +184,16 @@ pub fn plan(
     if let Some(kinds) = action.kinds() {
         cut(&mut p, kinds);
     }
+    // The site is verified (and prepared) when asked, even when nothing changed: the plan has
+    // no site tasks then, and these have the ids it would give them.
+    let prepare = action == Action::PrepareSite;
+    if (action == Action::VerifySite || prepare)
+        && !p.tasks.iter().any(|t| t.kind == TaskKind::VerifySite)
+    {
+        p.tasks = plan::graph::site_tasks(&p.site_fingerprint, observed, prepare);
+    } else if prepare && !p.tasks.iter().any(|t| t.kind == TaskKind::PrepareSite) {
+        p.tasks = plan::graph::site_tasks(&p.site_fingerprint, observed, true);
+    }
     Ok(p)
 }
 

@@ -680,7 +680,7 @@ impl Service {
             None => None,
         };
         let mut out: Vec<NodeView> = Vec::new();
-        let site: Option<&Site> = loaded.site.as_ref().map(|s| &**s);
+        let site: Option<&Site> = loaded.site.as_deref();
         let mut names: Vec<String> = site
             .map(|s| s.nodes.iter().map(|n| n.name.v.clone()).collect())
             .unwrap_or_default();
@@ -931,14 +931,12 @@ impl Service {
             cancel: cancel_tx,
         });
         // A cancel that came between the checks above and now.
-        if self
+        let cancel_now = self
             .request(id)
             .is_some_and(|r| r.cancel_requested.is_some())
-            || *self.0.stopping.borrow()
-        {
-            if let Some(r) = self.0.running.lock().expect("running lock").as_ref() {
-                let _ = r.cancel.send(true);
-            }
+            || *self.0.stopping.borrow();
+        if cancel_now && let Some(r) = self.0.running.lock().expect("running lock").as_ref() {
+            let _ = r.cancel.send(true);
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
         let forward = {

@@ -634,7 +634,7 @@ fn curl_quote(s: &str) -> String {
 /// Why not one self-signed certificate: it has to be a CA (`CA:TRUE`) to be trusted as an
 /// anchor by some clients, and rustls (webpki) refuses a CA certificate as a server's own
 /// ("CaUsedAsEndEntity"). A CA plus a leaf is also what a site's CA bundle looks like.
-fn make_certificates(dir: &Path) {
+pub fn make_certificates(dir: &Path) {
     let cnf = dir.join("openssl.cnf");
     write_file(
         &cnf,
