@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::plan::{PlanArgs, Planned};
@@ -251,7 +250,7 @@ fn locked_plan(
     let loaded = session::load_with(paths, &a.design, a.color)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
     let lock = take_lock(&dir, "drydock apply")?;
-    let s = session::open_write(&dir, a.sim.config(&loaded.site)?)?;
+    let s = session::open_write_with(&dir, a.sim.config(&loaded.site)?, a.database.as_deref(), rt)?;
     let planned = crate::cli::plan::make(loaded, s, a, rt)?;
     Ok((planned, lock))
 }
@@ -309,8 +308,7 @@ fn confirm(rt: &tokio::runtime::Runtime, signals: &mut Signals) -> Result<bool, 
 
 /// Make the journal's and the world's logs say they are complete up to here.
 fn checkpoint(s: &session::Session) -> Result<(), CliError> {
-    s.store()
-        .checkpoint()
+    s.checkpoint()
         .map_err(|e| session::store_error(&s.state_dir, e))?;
     s.sim.checkpoint().map_err(|e| {
         CliError::new(
@@ -435,7 +433,7 @@ fn execute_plan(
         let r = execute::run(execute::Apply {
             plan,
             journal: &s.journal,
-            store: s.store() as Arc<dyn crate::state::StateStore>,
+            store: s.store(),
             drivers,
             settings,
             progress: Some(tx),
@@ -454,6 +452,10 @@ fn execute_plan(
     })?;
     // Under the lock: the next apply starts from a checkpointed journal.
     checkpoint(&planned.session)?;
+    let mut planned = planned;
+    if let Some(l) = planned.session.lease.take() {
+        rt.block_on(l.release());
+    }
     drop(lock);
     out!("{}", progress::summary(&result, color));
     let signal = got.load(std::sync::atomic::Ordering::SeqCst);

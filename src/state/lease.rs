@@ -114,3 +114,45 @@ pub async fn current(client: &Client) -> Result<Info, StoreError> {
         expires_in_ms: row.get(3),
     })
 }
+
+/// Take the lease from `stale` (a holder known to be dead: a command-line apply whose process
+/// is gone from this host), whether or not it has expired. Fails (`None`) if the lease moved
+/// on since `stale` was read.
+pub async fn take_over(
+    client: &Client,
+    stale: &Info,
+    holder: &str,
+    address: &str,
+    ttl: Duration,
+) -> Result<Option<u64>, StoreError> {
+    let row = client
+        .query_opt(
+            "UPDATE drydock_lease
+                SET holder = $1, address = $2, token = token + 1,
+                    expires_at = now() + make_interval(secs => $3)
+              WHERE name = 'leader' AND holder = $4 AND token = $5
+              RETURNING token",
+            &[
+                &holder,
+                &address,
+                &secs(ttl),
+                &stale.holder,
+                &(stale.token as i64),
+            ],
+        )
+        .await
+        .map_err(|e| err("cannot take over the leader lease", e))?;
+    Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+}
+
+/// The holder name of a command-line apply: `drydock apply PID@HOST`.
+pub fn cli_holder(pid: u32, host: &str) -> String {
+    format!("drydock apply {pid}@{host}")
+}
+
+/// The process and host of a command-line apply's holder name.
+pub fn parse_cli_holder(holder: &str) -> Option<(u32, &str)> {
+    let rest = holder.strip_prefix("drydock apply ")?;
+    let (pid, host) = rest.split_once('@')?;
+    Some((pid.parse().ok()?, host))
+}
