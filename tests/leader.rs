@@ -73,6 +73,9 @@ async fn the_follower_takes_over_a_killed_leader_and_resumes_without_repeating_w
     let url = pg_support::Cluster::get().database();
     let state = d.path().join("state");
     let ttl = Duration::from_secs(2);
+    // Two nodes at a time, so that the kill lands with most of them still to do.
+    let exec = d.path().join("executor.yaml");
+    std::fs::write(&exec, "concurrency: 2\n").unwrap();
     let args = |name: &'static str| {
         vec![
             "--state".to_string(),
@@ -84,7 +87,9 @@ async fn the_follower_takes_over_a_killed_leader_and_resumes_without_repeating_w
             "--lease-ttl".into(),
             "2s".into(),
             "--sim-time-scale".into(),
-            "0.03".into(),
+            "0.01".into(),
+            "--executor-config".into(),
+            exec.display().to_string(),
         ]
     };
     let a_args = args("a");
