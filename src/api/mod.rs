@@ -37,6 +37,9 @@ pub use serve::{serve, tls_config};
 use crate::service::{Action, Params, RequestError, Role, Service, Update};
 use auth::{Caller, Tokens};
 
+/// The largest body of `POST /validatedesign` (documents inline): a design file's limit.
+pub const DOCUMENTS_LIMIT: usize = 64 << 20;
+
 /// The API's settings.
 pub struct Settings {
     pub tokens: Tokens,
@@ -122,7 +125,11 @@ pub fn router(
             get(get_task).delete(cancel_task),
         )
         .route("/api/v1.0/events", get(events))
-        .route("/api/v1.0/validatedesign", post(validate_design))
+        // Documents to validate may be as large as a design file may be.
+        .route(
+            "/api/v1.0/validatedesign",
+            post(validate_design).layer(DefaultBodyLimit::max(DOCUMENTS_LIMIT)),
+        )
         .route("/api/v1.0/nodes", get(nodes))
         .route("/api/v1.0/plan", get(plan))
         .route("/", get(dashboard::redirect))
@@ -431,6 +438,30 @@ async fn list_tasks(State(app): State<AppState>) -> Response {
     json_response(StatusCode::OK, Value::Array(list))
 }
 
+/// The query's pairs, checked against the operation's parameters in the document.
+fn checked_query(
+    app: &App,
+    path: &str,
+    q: Option<&str>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs = query_pairs(q);
+    app.validators
+        .check_query(path, &pairs)
+        .map_err(|problems| {
+            let mut e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                format!(
+                    "the query does not match the API's document: {}",
+                    problems.join("; ")
+                ),
+            );
+            e.details = json!({"errors": problems});
+            e
+        })?;
+    Ok(pairs)
+}
+
 /// The query's `name=value` pairs, decoded.
 fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
     q.map(|q| {
@@ -447,7 +478,7 @@ async fn get_task(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let mut full = true;
-    for (k, v) in query_pairs(q.as_deref()) {
+    for (k, v) in checked_query(&app.0, "/tasks/{task_id}", q.as_deref())? {
         if k == "subtasks" {
             full = match v.as_str() {
                 "true" => true,
@@ -553,7 +584,7 @@ async fn nodes(State(app): State<AppState>) -> ApiResult {
 }
 
 async fn plan(State(app): State<AppState>, RawQuery(q): RawQuery) -> ApiResult {
-    let targets: Vec<String> = query_pairs(q.as_deref())
+    let targets: Vec<String> = checked_query(&app.0, "/plan", q.as_deref())?
         .into_iter()
         .filter(|(k, _)| k == "target")
         .map(|(_, v)| v)
@@ -578,8 +609,8 @@ async fn plan(State(app): State<AppState>, RawQuery(q): RawQuery) -> ApiResult {
     ))
 }
 
-async fn events(State(app): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let task = query_pairs(q.as_deref())
+async fn events(State(app): State<AppState>, RawQuery(q): RawQuery) -> ApiResult {
+    let task = checked_query(&app.0, "/events", q.as_deref())?
         .into_iter()
         .find(|(k, _)| k == "task_id")
         .map(|(_, v)| v);
@@ -628,9 +659,9 @@ async fn events(State(app): State<AppState>, RawQuery(q): RawQuery) -> Response 
             }
         }
     });
-    Sse::new(stream)
+    Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
-        .into_response()
+        .into_response())
 }
 
 /// The event for an update, or `None` when the stream's filter leaves it out.

@@ -14,6 +14,16 @@ const REQUESTS: [&str; 2] = ["TaskRequest", "ValidateRequest"];
 
 pub struct Validators {
     compiled: Vec<(&'static str, Validator)>,
+    /// Per GET path: its query parameters' types, and a validator of the query as an object.
+    queries: Vec<(String, Vec<(String, String)>, Validator)>,
+}
+
+fn build(root: &Value, what: &str) -> Result<Validator, String> {
+    jsonschema::options()
+        .offline()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(root)
+        .map_err(|e| format!("openapi.json: {what}: {e}"))
 }
 
 impl Validators {
@@ -27,14 +37,67 @@ impl Validators {
             let mut root = doc.clone();
             root["$ref"] = json!(format!("#/components/schemas/{name}"));
             root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
-            let v = jsonschema::options()
-                .offline()
-                .with_draft(jsonschema::Draft::Draft202012)
-                .build(&root)
-                .map_err(|e| format!("openapi.json: schema {name}: {e}"))?;
-            compiled.push((name, v));
+            compiled.push((name, build(&root, name)?));
         }
-        Ok(Validators { compiled })
+        let mut queries = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            let Some(params) = item["get"]["parameters"].as_array() else {
+                continue;
+            };
+            let mut props = serde_json::Map::new();
+            let mut types = Vec::new();
+            for p in params.iter().filter(|p| p["in"] == "query") {
+                let name = p["name"].as_str().unwrap_or_default().to_string();
+                props.insert(name.clone(), p["schema"].clone());
+                types.push((
+                    name,
+                    p["schema"]["type"].as_str().unwrap_or("string").to_string(),
+                ));
+            }
+            let schema = json!({"type": "object", "properties": props});
+            queries.push((path.clone(), types, build(&schema, path)?));
+        }
+        Ok(Validators { compiled, queries })
+    }
+
+    /// Check the query of `GET /api/v1.0{path}` against its parameters' schemas (parameters
+    /// the document does not name are ignored).
+    pub fn check_query(&self, path: &str, pairs: &[(String, String)]) -> Result<(), Vec<String>> {
+        let Some((_, types, v)) = self.queries.iter().find(|(p, _, _)| p == path) else {
+            return Ok(());
+        };
+        let mut obj = serde_json::Map::new();
+        for (name, ty) in types {
+            let mut values = pairs
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.clone());
+            let value = match ty.as_str() {
+                "array" => Value::Array(values.map(Value::String).collect()),
+                "boolean" => match values.next_back() {
+                    Some(b) if b == "true" => Value::Bool(true),
+                    Some(b) if b == "false" => Value::Bool(false),
+                    Some(other) => Value::String(other),
+                    None => continue,
+                },
+                _ => match values.next_back() {
+                    Some(s) => Value::String(s),
+                    None => continue,
+                },
+            };
+            obj.insert(name.clone(), value);
+        }
+        let obj = Value::Object(obj);
+        let problems: Vec<String> = v
+            .iter_errors(&obj)
+            .map(|e| format!("query parameter {}: {e}", e.instance_path()))
+            .take(20)
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Every problem of `body` against schema `name`, each as `at PATH: what`.
@@ -104,6 +167,19 @@ mod tests {
             "{e:?}"
         );
         assert!(v.check("ValidateRequest", &json!({})).is_ok());
+        let q = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            v.check_query("/plan", &pairs)
+        };
+        assert!(q(&[("target", "rack:a"), ("target", "n1"), ("other", "x")]).is_ok());
+        assert!(q(&[("target", "shelf:a")]).is_err());
+        let many: Vec<(&str, &str)> = (0..101).map(|_| ("target", "n")).collect();
+        assert!(q(&many).is_err());
+        let pairs = vec![("subtasks".to_string(), "maybe".to_string())];
+        assert!(v.check_query("/tasks/{task_id}", &pairs).is_err());
         assert!(
             v.check("ValidateRequest", &json!({"documents": 3}))
                 .is_err()
