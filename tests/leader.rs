@@ -116,7 +116,12 @@ async fn the_follower_takes_over_a_killed_leader_and_resumes_without_repeating_w
         assert_eq!(v["v"], 2);
         deployed += 1;
     }
-    let (_, before) = get(&c, &b.url(&format!("/api/v1.0/tasks/{id}")), &t.reader).await;
+    let (_, before) = get(
+        &c,
+        &b.url(&format!("/api/v1.0/tasks/{id}?subtasks=true")),
+        &t.reader,
+    )
+    .await;
     assert_eq!(before["status"], "running", "{before:#}");
     let done_before: HashSet<String> = before["subtasks"]
         .as_array()

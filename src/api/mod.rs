@@ -477,7 +477,7 @@ async fn get_task(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    let mut full = true;
+    let mut full = false;
     for (k, v) in checked_query(&app.0, "/tasks/{task_id}", q.as_deref())? {
         if k == "subtasks" {
             full = match v.as_str() {

@@ -59,7 +59,8 @@ pub fn node_results(j: &Journal, r: &RequestInfo) -> Vec<Value> {
         .collect()
 }
 
-/// A task document. `full`: with subtasks and per-node results.
+/// A task document: status, result, timings and progress counts; `full` adds the subtasks
+/// (with their steps) and the per-node results.
 pub fn task(j: &Journal, r: &RequestInfo, full: bool) -> Value {
     let node_filter: Value = serde_json::from_str::<Value>(&r.params)
         .ok()
@@ -113,6 +114,25 @@ pub fn task(j: &Journal, r: &RequestInfo, full: bool) -> Value {
             "finished_ms": r.finished_ms,
             "elapsed_ms": r.started_ms.map(|s| r.finished_ms.unwrap_or_else(crate::state::now_ms).saturating_sub(s)),
         },
+    });
+    // How far it is, by the state of its subtasks (cheap: what pollers read).
+    let mut progress = [0u64; 5];
+    for t in r.tasks.iter().filter_map(|id| j.tasks.get(id)) {
+        progress[match t.state {
+            TaskState::Queued => 0,
+            TaskState::Started => 1,
+            TaskState::Succeeded => 2,
+            TaskState::Failed => 3,
+            TaskState::Cancelled => 4,
+        }] += 1;
+    }
+    doc["subtask_count"] = json!(r.tasks.len());
+    doc["progress"] = json!({
+        "queued": progress[0],
+        "started": progress[1],
+        "succeeded": progress[2],
+        "failed": progress[3],
+        "cancelled": progress[4],
     });
     if full {
         let subtasks: Vec<Value> = r

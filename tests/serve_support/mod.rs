@@ -216,7 +216,12 @@ pub async fn wait_task(
 ) -> Value {
     let deadline = Instant::now() + limit;
     loop {
-        let (code, v) = get(c, &s.url(&format!("/api/v1.0/tasks/{id}")), token).await;
+        let (code, v) = get(
+            c,
+            &s.url(&format!("/api/v1.0/tasks/{id}?subtasks=true")),
+            token,
+        )
+        .await;
         assert_eq!(code, 200, "{v}");
         if done(&v) {
             return v;

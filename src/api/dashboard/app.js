@@ -89,7 +89,7 @@ function renderTasks(tasks) {
 }
 
 async function showTask(id) {
-  const t = await api("/tasks/" + encodeURIComponent(id));
+  const t = await api("/tasks/" + encodeURIComponent(id) + "?subtasks=true");
   const rows = (t.node_results || []).map((n) => el("tr", { "data-node": n.node },
     el("td", {}, n.node), el("td", { class: "st-" + n.status }, n.status), el("td", {}, n.task || ""), el("td", {}, n.error || "")));
   document.getElementById("task-detail").replaceChildren(
@@ -138,7 +138,7 @@ async function refresh() {
     renderTasks(tasks);
     const r = tasks.find((t) => t.status === "running" || t.status === "terminating" || t.status === "queued");
     running = r ? r.task_id : null;
-    renderRunning(r ? await api("/tasks/" + encodeURIComponent(r.task_id)) : null);
+    renderRunning(r ? await api("/tasks/" + encodeURIComponent(r.task_id) + "?subtasks=true") : null);
     if (selected) await showTask(selected);
     showError("");
   } catch (e) {
