@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real BMC peers that the driver tests start (../shared/PEERS.md, tests/peers_support):
 # OpenIPMI's ipmi_sim, ipmitool, openssl and curl from Debian, and sushy-emulator (with bcrypt for
-# its htpasswd file) in a venv at $DRYDOCK_PEERS/venv (default .peers/venv). It skips whatever is
+# its htpasswd file) in a venv at $DRYDOCK_PEERS/venv (default .peers/venv). For the service's
+# tests: PostgreSQL (the tests start a private cluster, tests/pg_support), Chromium and its
+# WebDriver (the dashboard test), and schemathesis in the same venv (the API against its OpenAPI
+# document). It skips whatever is
 # already there, so a rerun takes a fraction of a second. It never prompts: apt-get runs as root,
 # or through sudo when that needs no password (or standard input is a terminal).
 set -euo pipefail
@@ -11,7 +14,7 @@ peers="${DRYDOCK_PEERS:-$PWD/.peers}"
 venv="$peers/venv"
 # Pinned because the harness relies on this version's behaviour (fake driver, state file, config
 # module); changing the line reinstalls the venv's packages on the next run.
-requirements="sushy-tools==2.2.0 bcrypt==5.0.0"
+requirements="sushy-tools==2.2.0 bcrypt==5.0.0 schemathesis==4.32.5"
 
 # Debian packages, each only when the command it provides is missing.
 packages=()
@@ -19,8 +22,13 @@ command -v ipmi_sim >/dev/null || packages+=(openipmi)
 command -v ipmitool >/dev/null || packages+=(ipmitool)
 command -v openssl >/dev/null || packages+=(openssl)
 command -v curl >/dev/null || packages+=(curl)
+command -v runuser >/dev/null || packages+=(util-linux)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
+command -v chromium >/dev/null || packages+=(chromium)
+command -v chromedriver >/dev/null || packages+=(chromium-driver)
 venv_ok() {
-    [ -x "$venv/bin/sushy-emulator" ] && "$venv/bin/python" -c '' 2>/dev/null \
+    [ -x "$venv/bin/sushy-emulator" ] && [ -x "$venv/bin/schemathesis" ] \
+        && "$venv/bin/python" -c '' 2>/dev/null \
         && [ "$(cat "$venv/.drydock-requirements" 2>/dev/null)" = "$requirements" ]
 }
 # Debian's python3 cannot make a venv without python3-venv (its ensurepip is split off).
@@ -42,7 +50,7 @@ if ((${#packages[@]})); then
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "${packages[@]}" </dev/null
-    for c in ipmi_sim ipmitool openssl curl python3; do
+    for c in ipmi_sim ipmitool openssl curl python3 chromium chromedriver; do
         command -v "$c" >/dev/null || {
             echo "error: \`$c\` is still not on PATH after installing ${packages[*]}" >&2
             exit 1

@@ -17,6 +17,7 @@
 //!   the HTTP service nodes boot, report and signal through, tokens, cloud-init, conman).
 //! - `cli`: `drydock validate | rules | explain`.
 
+pub mod api;
 pub mod boot;
 pub mod cli;
 pub mod design;
@@ -29,6 +30,7 @@ pub mod observe;
 pub mod plan;
 pub mod report;
 pub mod rng;
+pub mod service;
 pub mod source;
 pub mod spec;
 pub mod state;

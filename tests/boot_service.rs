@@ -80,74 +80,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-const DESIGN: &str = r#"schema: drydock/Region/v1
-metadata: {schema: metadata/Document/v1, name: bootlab}
-data:
-  authorized_keys: [ssh-ed25519 AAAAtest test@lab]
----
-schema: drydock/Network/v1
-metadata: {schema: metadata/Document/v1, name: pxe}
-data:
-  cidr: 10.90.0.0/24
-  ranges: [{type: dhcp, start: 10.90.0.100, end: 10.90.0.150}]
----
-schema: drydock/Network/v1
-metadata: {schema: metadata/Document/v1, name: oob}
-data: {cidr: 127.0.0.0/24}
----
-schema: drydock/NetworkLink/v1
-metadata: {schema: metadata/Document/v1, name: l}
-data: {trunking: {mode: disabled, default_network: pxe}, allowed_networks: [pxe]}
----
-schema: drydock/HardwareProfile/v1
-metadata: {schema: metadata/Document/v1, name: hw}
-data: {boot_mode: uefi}
----
-schema: drydock/HostProfile/v1
-metadata: {schema: metadata/Document/v1, name: base}
-data:
-  hardware_profile: hw
-  primary_network: pxe
-  oob: {type: ipmi, network: oob, account: admin, credential: 'env:UNUSED_IN_THIS_TEST'}
-  platform: {image: tiny}
-  storage:
-    physical_devices:
-      vda:
-        partitions:
-          - {name: root, size: 20g, filesystem: {mountpoint: /}}
-  interfaces:
-    pxe: {device_link: l, slaves: [eth0], networks: [pxe]}
----
-schema: drydock/BaremetalNode/v1
-metadata: {schema: metadata/Document/v1, name: n1}
-data:
-  host_profile: base
-  metadata: {boot_mac: '52:54:00:90:00:01'}
-  addressing:
-    - {network: pxe, address: 10.90.0.11}
-    - {network: oob, address: 127.0.0.1}
----
-schema: drydock/BaremetalNode/v1
-metadata: {schema: metadata/Document/v1, name: n2}
-data:
-  host_profile: base
-  metadata: {boot_mac: '52:54:00:90:00:02'}
-  oob: {port: 6231}
-  addressing:
-    - {network: pxe, address: dhcp}
-    - {network: oob, address: 127.0.0.1}
----
-schema: drydock/BootAction/v1
-metadata: {schema: metadata/Document/v1, name: signal-me}
-data:
-  signaling: true
-  assets:
-    - type: file
-      path: /usr/local/bin/signal
-      permissions: '755'
-      data: "url={{ action.report_url }} key={{ action.key }} host={{ node.hostname }}\n"
-      data_pipeline: [utf8_decode, template]
-"#;
+const DESIGN: &str = include_str!("fixtures/pxe-lab/site.yaml");
 
 struct Lab {
     _dir: tempfile::TempDir,
@@ -186,7 +119,7 @@ fn lab(rt: &tokio::runtime::Runtime) -> Lab {
         config.catalog(),
     )
     .unwrap_or_else(|e| panic!("{}", e.render()));
-    let (site, nodes) = drydock::cli::serve::specs(&loaded.site);
+    let (site, nodes) = drydock::cli::boot_service::specs(&loaded.site);
     let state = Arc::new(BootState::open(&d.join("state"), config).unwrap());
     let service = rt
         .block_on(Service::start(state.clone(), &site, &nodes))

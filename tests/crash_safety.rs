@@ -2,13 +2,14 @@
 //! points of an apply of the demo site on the simulator, and reruns must converge, never run a
 //! task the journal records as succeeded, and always find a journal that replays.
 //!
-//! The journal is a sled database the child holds open, so it cannot be polled: kills are
-//! timed, or triggered by the child's plain progress lines on standard error (each printed
-//! just after a task transition became durable). Timed kills mostly land while every node is
-//! inside the same long step; kills after the k-th progress line land between one node's
-//! transition and another's; two more kills target PrepareSite and nodes mid-DeployNode.
+//! Kills are timed, or triggered by the child's plain progress lines on standard error (each
+//! printed just after a task transition became durable). Timed kills mostly land while every
+//! node is inside the same long step; kills after the k-th progress line land between one
+//! node's transition and another's; two more kills target PrepareSite and nodes mid-DeployNode.
 //! The simulator runs a few hundred times faster than real time, so a whole apply takes about
-//! a second. This file does not test Ctrl-C (a graceful cancel) nor fault injection
+//! a second. Every test runs twice: with the journal in the state directory (the file store),
+//! and in PostgreSQL (`on_postgres`, a database per state directory on a private cluster).
+//! This file does not test Ctrl-C (a graceful cancel) nor fault injection
 //! (`tests/faults.rs`).
 
 mod apply_support;
@@ -304,6 +305,7 @@ fn sigkill_after_progress_lines_second_half() {
 fn attempts_shown(state: &Path) -> HashMap<String, u32> {
     let mut c = drydock();
     c.args(["tasks", "--state"]).arg(state);
+    backend(&mut c, state);
     let r = run(c);
     assert_eq!(r.code, 0, "{r}");
     r.stdout
@@ -559,6 +561,7 @@ fn a_deploy_finished_in_the_world_but_not_journaled_is_recorded_by_the_rerun() {
     std::fs::write(&profiles, text.replace("account: root", "account: admin")).unwrap();
     let mut c = drydock();
     c.arg("plan").arg(design.path()).arg("--state").arg(state);
+    backend(&mut c, state);
     let plan = run(c);
     assert_eq!(plan.code, 0, "{plan}");
     assert!(
@@ -571,5 +574,31 @@ fn a_deploy_finished_in_the_world_but_not_journaled_is_recorded_by_the_rerun() {
     assert!(
         rec.snapshot.is_some(),
         "the journal records what {lost} runs"
+    );
+}
+
+/// The same tests with the journal in PostgreSQL.
+mod on_postgres {
+    use super::apply_support::use_postgres;
+
+    macro_rules! on_postgres {
+        ($($name:ident),* $(,)?) => {$(
+            #[test]
+            fn $name() {
+                use_postgres();
+                super::$name();
+            }
+        )*};
+    }
+
+    on_postgres!(
+        sigkill_at_timed_points_even,
+        sigkill_at_timed_points_odd,
+        sigkill_after_progress_lines_first_half,
+        sigkill_after_progress_lines_second_half,
+        sigkill_during_prepare_site_reruns_only_prepare_site,
+        sigkill_while_nodes_are_mid_deploy_reruns_only_interrupted_tasks,
+        repeated_sigkills_during_resumes_still_converge,
+        a_deploy_finished_in_the_world_but_not_journaled_is_recorded_by_the_rerun,
     );
 }

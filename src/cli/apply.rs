@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::plan::{PlanArgs, Planned};
@@ -14,7 +13,7 @@ use crate::cli::progress::{self, ProgressMode};
 use crate::cli::session;
 use crate::cli::signals::{self, Signals};
 use crate::cli::{CliError, CliResult, exit};
-use crate::execute::{self, Drivers, Settings};
+use crate::execute::{self, Settings};
 use crate::plan::{StepKind, render};
 use crate::state::Outcome;
 
@@ -101,7 +100,7 @@ struct ConfigFile {
 }
 
 /// `90m`, `30s`, `2h`, or plain seconds.
-fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let (n, unit) = s
         .find(|c: char| !c.is_ascii_digit())
         .map_or((s, ""), |i| s.split_at(i));
@@ -252,7 +251,7 @@ fn locked_plan(
     let loaded = session::load_for(paths, &a.design, a.color, a.provisioner.catalog()?)?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
     let lock = take_lock(&dir, "drydock apply")?;
-    let s = session::open_write(&dir, a.sim.config(&loaded.site)?)?;
+    let s = session::open_write_with(&dir, a.sim.config(&loaded.site)?, a.database.as_deref(), rt)?;
     let planned = crate::cli::plan::make(loaded, s, a, rt)?;
     Ok((planned, lock))
 }
@@ -310,8 +309,7 @@ fn confirm(rt: &tokio::runtime::Runtime, signals: &mut Signals) -> Result<bool, 
 
 /// Make the journal's and the world's logs say they are complete up to here.
 fn checkpoint(s: &session::Session) -> Result<(), CliError> {
-    s.store()
-        .checkpoint()
+    s.checkpoint()
         .map_err(|e| session::store_error(&s.state_dir, e))?;
     s.sim.checkpoint().map_err(|e| {
         CliError::new(
@@ -379,7 +377,6 @@ fn execute_plan(
         }
     }
     let s = &planned.session;
-    let sim = s.sim.clone();
     let pxe = pa.provisioner.provisioner == session::ProvisionerKind::Pxe;
     let bmc = match (ra.bmc, pxe) {
         (Some(BmcMode::Simulated), true) => {
@@ -392,33 +389,15 @@ fn execute_plan(
         (None, true) => BmcMode::Real,
         (None, false) => BmcMode::Simulated,
     };
-    let mut oob: HashMap<crate::driver::OobKind, Arc<dyn crate::driver::OobDriver>> =
-        HashMap::new();
-    oob.insert(
-        crate::driver::OobKind::Manual,
-        Arc::new(crate::driver::manual::Manual),
-    );
-    if bmc == BmcMode::Real {
-        let redfish = crate::driver::redfish::RedfishOptions {
+    let bmc = match bmc {
+        BmcMode::Real => crate::service::Bmc::Real {
             ca_bundle: ra.bmc_ca_bundle.clone(),
-            ..Default::default()
-        };
-        oob.insert(
-            crate::driver::OobKind::Redfish,
-            Arc::new(crate::driver::redfish::Redfish::new(redfish)),
-        );
-        oob.insert(
-            crate::driver::OobKind::Ipmi,
-            Arc::new(crate::driver::ipmi::Ipmi::new(Default::default())),
-        );
-        oob.insert(
-            crate::driver::OobKind::Libvirt,
-            Arc::new(crate::driver::libvirt::Libvirt::new(Default::default())),
-        );
-    }
+        },
+        BmcMode::Simulated => crate::service::Bmc::Simulated,
+    };
     // The PXE provisioner's boot service runs for as long as the apply does.
     let boot = if pxe {
-        Some(crate::cli::serve::start_for_apply(
+        Some(crate::cli::boot_service::start_for_apply(
             &planned.loaded.site,
             &s.state_dir,
             &pa.provisioner,
@@ -427,29 +406,8 @@ fn execute_plan(
     } else {
         None
     };
-    let drivers = match &boot {
-        Some(b) => {
-            let manual: Arc<dyn crate::driver::OobDriver> = Arc::new(crate::driver::manual::Manual);
-            let p = Arc::new(crate::driver::pxe::Pxe::new(
-                b.service.state.clone(),
-                oob.clone(),
-                manual.clone(),
-                b.health(),
-            ));
-            Drivers {
-                provisioner: p.clone(),
-                site: p,
-                oob,
-                default_oob: manual,
-            }
-        }
-        None => Drivers {
-            provisioner: sim.clone(),
-            site: sim.clone(),
-            oob,
-            default_oob: sim,
-        },
-    };
+    let drivers =
+        crate::service::drivers(s.sim.clone(), &bmc, boot.as_ref().map(|b| b.pxe()).as_ref());
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mode = ra.progress.unwrap_or(if std::io::stderr().is_terminal() {
@@ -500,7 +458,7 @@ fn execute_plan(
         let r = execute::run(execute::Apply {
             plan,
             journal: &s.journal,
-            store: s.store() as Arc<dyn crate::state::StateStore>,
+            store: s.store(),
             drivers,
             settings,
             progress: Some(tx),
@@ -522,6 +480,10 @@ fn execute_plan(
     })?;
     // Under the lock: the next apply starts from a checkpointed journal.
     checkpoint(&planned.session)?;
+    let mut planned = planned;
+    if let Some(l) = planned.session.lease.take() {
+        rt.block_on(l.release());
+    }
     drop(lock);
     out!("{}", progress::summary(&result, color));
     let signal = got.load(std::sync::atomic::Ordering::SeqCst);

@@ -30,6 +30,7 @@ macro_rules! outln_clean {
 }
 
 mod apply;
+pub mod boot_service;
 pub mod design_args;
 pub mod error;
 mod explain;
@@ -39,11 +40,12 @@ mod progress;
 mod pxe_config;
 mod render;
 mod rules;
-pub mod serve;
+mod serve;
 pub mod session;
 mod signals;
 mod state;
 mod status;
+mod token;
 mod validate;
 
 use std::io::IsTerminal;
@@ -160,9 +162,10 @@ enum Command {
     /// Check, back up or rebuild the state directory
     #[command(subcommand)]
     State(state::StateCommand),
-    /// Run the PXE provisioner's boot service (DHCP, DNS, TFTP, HTTP) until stopped
+    /// Run the operator API and dashboard (--tokens), the PXE boot service (--boot-config),
+    /// or both, until stopped
     #[command(
-        after_help = "Exit codes: 0 stopped by SIGINT or SIGTERM; 1 could not start (an invalid design or boot config, the address in use, the boot service already running)."
+        after_help = "Exit codes: 0 stopped by SIGINT or SIGTERM (a running task is left for the next start or leader; SIGHUP reloads the boot service's design); 1 could not start (bad settings, a held lock, an unreachable database, the address in use, the boot service already running)."
     )]
     Serve(serve::Args),
     /// Print the dnsmasq (or conman) configuration the PXE provisioner runs for a design
@@ -170,6 +173,9 @@ enum Command {
         after_help = "Exit codes: 0 printed; 1 an invalid design or boot config, or bad arguments."
     )]
     PxeConfig(pxe_config::Args),
+    /// Make an API token for `serve --tokens` (prints the token, and the line for the file)
+    #[command(after_help = "Exit codes: 0; 1 on a bad name.")]
+    Token(token::Args),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -220,6 +226,7 @@ pub fn main() -> ExitCode {
         Command::State(c) => state::run(c),
         Command::Serve(a) => serve::run(a),
         Command::PxeConfig(a) => pxe_config::run(a),
+        Command::Token(a) => token::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -31,6 +31,10 @@ pub struct PlanArgs {
     /// State directory (default: .drydock/<site> in the current directory)
     #[arg(long, value_name = "DIR", env = "DRYDOCK_STATE")]
     pub state: Option<PathBuf>,
+    /// Keep the journal in PostgreSQL (a connection string) instead of the state directory;
+    /// the simulator's world stays there
+    #[arg(long, value_name = "URL", env = "DRYDOCK_DATABASE")]
+    pub database: Option<String>,
     /// Colour in human output
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -129,7 +133,11 @@ pub fn run(a: Args) -> CliResult {
     )?;
     let dir = session::state_dir(a.plan.state.as_deref(), &loaded.site);
     // `plan` never writes: it reads the state as it stands, beside a running apply too.
-    let s = session::open_read(&dir, a.plan.sim.config(&loaded.site)?)?;
+    let s = session::open_read_with(
+        &dir,
+        a.plan.sim.config(&loaded.site)?,
+        a.plan.database.as_deref(),
+    )?;
     if !s.exists {
         eprintln!(
             "note: no state at {}: nothing has been applied from here, so this plans the site as if nothing were deployed. If the site is deployed, name its state with --state DIR.",

@@ -43,7 +43,7 @@ pub fn run(a: Args) -> CliResult {
     let config = prov.boot_config()?;
     let loaded = session::load_for(&a.paths, &a.design, ColorChoice::Auto, config.catalog())?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
-    let (site, nodes) = crate::cli::serve::specs(&loaded.site);
+    let (site, nodes) = crate::cli::boot_service::specs(&loaded.site);
     let text = if a.conman {
         let refs: Vec<&crate::spec::NodeSpec> = nodes.iter().map(|n| n.as_ref()).collect();
         let log_dir = crate::boot::dir(&dir).join("consoles");

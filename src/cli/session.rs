@@ -270,7 +270,11 @@ pub fn state_dir(arg: Option<&Path>, site: &Site) -> PathBuf {
 pub struct Session {
     pub state_dir: PathBuf,
     /// The journal open for appending (apply and destroy only, under the site lock).
-    pub store: Option<Arc<FileStore>>,
+    pub store: Option<Arc<dyn StateStore>>,
+    /// The same journal when it is the file store (its checkpoints are the CLI's to make).
+    pub file: Option<Arc<FileStore>>,
+    /// With a database: the lease this command holds, renewed until it is released.
+    pub lease: Option<Lease>,
     pub journal: Journal,
     pub sim: Arc<Simulator>,
     /// Whether the state directory holds a journal: `false` means nothing was ever applied
@@ -284,9 +288,209 @@ pub struct Session {
 
 impl Session {
     /// The journal for appending (apply and destroy open their session with one).
-    pub fn store(&self) -> Arc<FileStore> {
+    pub fn store(&self) -> Arc<dyn StateStore> {
         self.store.clone().expect("a write session has its store")
     }
+
+    /// Make the journal say it is complete up to here (the file store; the database needs
+    /// nothing).
+    pub fn checkpoint(&self) -> Result<(), crate::state::StoreError> {
+        match &self.file {
+            Some(f) => f.checkpoint(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The lease a command-line apply holds on a database, renewed every third of its time to
+/// live until released (or the process ends, after which it expires, or the next apply on
+/// this host sees the process gone and takes it over).
+pub struct Lease {
+    client: Arc<tokio_postgres::Client>,
+    token: u64,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+impl Lease {
+    pub async fn release(self) {
+        self.heartbeat.abort();
+        let _ = crate::state::lease::release(&self.client, self.token).await;
+    }
+}
+
+/// How long a command-line apply's lease lasts without a heartbeat.
+const CLI_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn db_error(e: crate::state::StoreError) -> CliError {
+    CliError::new(
+        e,
+        "check the connection string (--database or DRYDOCK_DATABASE) and that the database is reachable",
+    )
+}
+
+/// Take the lease for a command-line apply: free, expired, or left by an apply on this host
+/// whose process is gone; otherwise say who holds it.
+async fn take_lease(url: &str) -> Result<(u64, Lease, Option<String>), CliError> {
+    use crate::state::lease;
+    let client = Arc::new(
+        crate::state::postgres::connect(url)
+            .await
+            .map_err(db_error)?,
+    );
+    let host = crate::state::lock::hostname();
+    let me = lease::cli_holder(std::process::id(), &host);
+    let mut took_over = None;
+    let token = match lease::try_acquire(&client, &me, "", CLI_LEASE)
+        .await
+        .map_err(db_error)?
+    {
+        Some(t) => t,
+        None => {
+            let held = lease::current(&client).await.map_err(db_error)?;
+            let dead = lease::parse_cli_holder(&held.holder)
+                .is_some_and(|(pid, h)| h == host && !crate::state::lock::alive(pid));
+            let stolen = if dead {
+                lease::take_over(&client, &held, &me, "", CLI_LEASE)
+                    .await
+                    .map_err(db_error)?
+            } else {
+                None
+            };
+            match stolen {
+                Some(t) => {
+                    took_over = Some(held.holder.clone());
+                    t
+                }
+                None => {
+                    return Err(CliError::new(
+                        format!(
+                            "another drydock holds the database's lease: {} (for {} s more)",
+                            held.holder,
+                            held.expires_in_ms.max(0) / 1000
+                        ),
+                        "wait for it to finish (a `drydock serve` leader holds it while it runs: start the work through its API instead)",
+                    ));
+                }
+            }
+        }
+    };
+    let c = client.clone();
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CLI_LEASE / 3).await;
+            match lease::renew(&c, token, CLI_LEASE).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::error!(
+                        "the database's lease was taken by another drydock: this apply's writes are refused from now on"
+                    );
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot renew the database's lease; retrying"),
+            }
+        }
+    });
+    Ok((
+        token,
+        Lease {
+            client,
+            token,
+            heartbeat,
+        },
+        took_over,
+    ))
+}
+
+/// [`open_write`] with the journal in PostgreSQL when `database` is given (the lease taken
+/// first; its connection and heartbeat run on `rt`).
+pub fn open_write_with(
+    state_dir: &Path,
+    sim: SimConfig,
+    database: Option<&str>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Session, CliError> {
+    let Some(url) = database else {
+        return open_write(state_dir, sim);
+    };
+    let (store, lease) = rt.block_on(async {
+        let (token, lease, took_over) = take_lease(url).await?;
+        if let Some(h) = took_over {
+            eprintln!(
+                "note: took over the database's lease left by {h}, which is no longer running"
+            );
+        }
+        let client = crate::state::postgres::connect(url)
+            .await
+            .map_err(db_error)?;
+        let store = crate::state::postgres::PgStore::open(client, token)
+            .await
+            .map_err(db_error)?;
+        Ok::<_, CliError>((store, lease))
+    })?;
+    let records = store.records().map_err(|e| store_error(state_dir, e))?;
+    let journal = Journal::replay(records).map_err(|e| store_error(state_dir, e.into()))?;
+    crate::state::create_dir(state_dir).map_err(|e| store_error(state_dir, e))?;
+    let sim = Simulator::open(state_dir, sim).map_err(|e| world_error(state_dir, e))?;
+    Ok(Session {
+        state_dir: state_dir.to_path_buf(),
+        store: Some(Arc::new(store)),
+        file: None,
+        lease: Some(lease),
+        journal,
+        sim: Arc::new(sim),
+        exists: true,
+        running: None,
+        observer: None,
+    })
+}
+
+/// [`open_read`] with the journal read from PostgreSQL when `database` is given.
+pub fn open_read_with(
+    state_dir: &Path,
+    sim: SimConfig,
+    database: Option<&str>,
+) -> Result<Session, CliError> {
+    let Some(url) = database else {
+        return open_read(state_dir, sim);
+    };
+    let (records, holder) = runtime(false).block_on(async {
+        let client = crate::state::postgres::connect(url)
+            .await
+            .map_err(db_error)?;
+        let records = crate::state::postgres::read_from(&client, 0)
+            .await
+            .map_err(db_error)?;
+        let lease = crate::state::lease::current(&client)
+            .await
+            .map_err(db_error)?;
+        Ok::<_, CliError>((records, lease))
+    })?;
+    let exists = !records.is_empty();
+    let journal = Journal::replay(records.into_iter().map(|(_, r)| r))
+        .map_err(|e| store_error(state_dir, e.into()))?;
+    let sim = Simulator::read_only(state_dir, sim).map_err(|e| world_error(state_dir, e))?;
+    Ok(Session {
+        state_dir: state_dir.to_path_buf(),
+        store: None,
+        file: None,
+        lease: None,
+        journal,
+        sim: Arc::new(sim),
+        exists,
+        running: holder.held().then(|| crate::state::lock::Holder {
+            pid: 0,
+            host: holder.holder.clone(),
+            started_ms: 0,
+            command: "the database's lease".into(),
+        }),
+        observer: None,
+    })
 }
 
 /// A state-store error, with what to do next.
@@ -301,9 +505,12 @@ pub fn store_error(state_dir: &Path, e: crate::state::StoreError) -> CliError {
             "free space on that disk (or move the state directory), then run the command again; nothing recorded was lost".into()
         }
         StoreError::Io(_) => format!(
-            "check that {} is readable and writable by this user, then run the command again",
+            "check that {} is readable and writable by this user (or that the database is reachable), then run the command again",
             state_dir.display()
         ),
+        StoreError::Fenced(_) => {
+            "another drydock took the lease; nothing this one recorded after that was kept, and the new leader resumes the work".into()
+        }
     };
     CliError::new(e, help)
 }
@@ -343,9 +550,12 @@ pub fn open_write(state_dir: &Path, sim: SimConfig) -> Result<Session, CliError>
     let records = store.records().map_err(|e| store_error(state_dir, e))?;
     let journal = Journal::replay(records).map_err(|e| store_error(state_dir, e.into()))?;
     let sim = Simulator::open(state_dir, sim).map_err(|e| world_error(state_dir, e))?;
+    let store = Arc::new(store);
     Ok(Session {
         state_dir: state_dir.to_path_buf(),
-        store: Some(Arc::new(store)),
+        store: Some(store.clone()),
+        file: Some(store),
+        lease: None,
         journal,
         sim: Arc::new(sim),
         exists: true,
@@ -365,6 +575,8 @@ pub fn open_read(state_dir: &Path, sim: SimConfig) -> Result<Session, CliError> 
     Ok(Session {
         state_dir: state_dir.to_path_buf(),
         store: None,
+        file: None,
+        lease: None,
         journal,
         sim: Arc::new(sim),
         exists,
@@ -387,9 +599,17 @@ pub fn no_state(state_dir: &Path) -> CliError {
 /// What a read command says first when an apply holds the state.
 pub fn running_note(s: &Session) -> Option<String> {
     s.running.as_ref().map(|h| {
-        format!(
-            "note: an apply is running on this site ({h}); this shows the state as it stands now"
-        )
+        if h.pid == 0 {
+            // The database's lease (see `open_read_with`).
+            format!(
+                "note: {} holds the database's lease (an apply or a service is running); this shows the state as it stands now",
+                h.host
+            )
+        } else {
+            format!(
+                "note: an apply is running on this site ({h}); this shows the state as it stands now"
+            )
+        }
     })
 }
 

@@ -152,9 +152,7 @@ fn rebuild(a: RebuildArgs) -> CliResult {
             &planned.plan,
         ))
         .map_err(|e| session::store_error(&dir, e))?;
-    s.store()
-        .checkpoint()
-        .map_err(|e| session::store_error(&dir, e))?;
+    s.checkpoint().map_err(|e| session::store_error(&dir, e))?;
     drop(lock);
     let unknown = planned
         .plan

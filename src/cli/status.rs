@@ -18,6 +18,9 @@ pub struct Locate {
     /// State directory (default: .drydock/<site> of the design, in the current directory)
     #[arg(long, value_name = "DIR", env = "DRYDOCK_STATE")]
     pub state: Option<PathBuf>,
+    /// Read the journal from PostgreSQL (a connection string) instead of the state directory
+    #[arg(long, value_name = "URL", env = "DRYDOCK_DATABASE")]
+    pub database: Option<String>,
 }
 
 impl Locate {
@@ -50,6 +53,9 @@ pub struct StatusArgs {
     /// State directory (default: .drydock/<site> of the design, in the current directory)
     #[arg(long, value_name = "DIR", env = "DRYDOCK_STATE")]
     pub state: Option<PathBuf>,
+    /// Read the journal from PostgreSQL (a connection string) instead of the state directory
+    #[arg(long, value_name = "URL", env = "DRYDOCK_DATABASE")]
+    pub database: Option<String>,
     #[command(flatten)]
     pub sim: SimArgs,
     #[command(flatten)]
@@ -82,7 +88,7 @@ pub fn status(a: StatusArgs) -> CliResult {
         a.provisioner.catalog()?,
     )?;
     let dir = session::state_dir(a.state.as_deref(), &loaded.site);
-    let mut s = session::open_read(&dir, a.sim.config(&loaded.site)?)?;
+    let mut s = session::open_read_with(&dir, a.sim.config(&loaded.site)?, a.database.as_deref())?;
     if !s.exists {
         return Err(session::no_state(&dir));
     }
@@ -146,7 +152,7 @@ pub fn status(a: StatusArgs) -> CliResult {
 
 pub fn tasks(a: TasksArgs) -> CliResult {
     let (dir, _) = a.at.find()?;
-    let s = session::open_read(&dir, Default::default())?;
+    let s = session::open_read_with(&dir, Default::default(), a.at.database.as_deref())?;
     if !s.exists {
         return Err(session::no_state(&dir));
     }

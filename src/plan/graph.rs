@@ -70,6 +70,26 @@ impl Task {
     }
 }
 
+/// The site tasks alone — VerifySite, then PrepareSite when `prepare` — with the ids the full
+/// graph gives them, for an operator who asks for them when nothing else is to be done.
+pub fn site_tasks(site_fp: &str, observed: &Observed, prepare: bool) -> Vec<Task> {
+    let epoch = observed.site_generation;
+    let verify = Task::new(TaskKind::VerifySite, None, site_fp, epoch, 0, vec![]);
+    let mut out = vec![verify];
+    if prepare {
+        let deps = vec![out[0].id.clone()];
+        out.push(Task::new(
+            TaskKind::PrepareSite,
+            None,
+            site_fp,
+            epoch,
+            0,
+            deps,
+        ));
+    }
+    out
+}
+
 /// Build the tasks for the changes, in dependency order.
 pub fn tasks(
     nodes: &[NodeChange],

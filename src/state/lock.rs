@@ -36,6 +36,29 @@ impl std::fmt::Display for Holder {
 
 /// UTC `YYYY-MM-DD HH:MM:SS` of a Unix time in milliseconds (no time-zone database needed).
 pub fn format_time(ms: u64) -> String {
+    let (y, m, d, rem) = civil(ms);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// RFC 3339 (`YYYY-MM-DDTHH:MM:SS.mmmZ`) of a Unix time in milliseconds, for JSON.
+pub fn format_rfc3339(ms: u64) -> String {
+    let (y, m, d, rem) = civil(ms);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// Year, month, day and seconds into the day (UTC) of a Unix time in milliseconds.
+fn civil(ms: u64) -> (i64, i64, i64, u64) {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil from days (Howard Hinnant's algorithm).
@@ -49,12 +72,7 @@ pub fn format_time(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (y, m, d, rem)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,12 +4,16 @@
 //! done, the recorded configuration of each node, the apply epoch) is derived by replaying it.
 //!
 //! `StateStore` is the backend interface (`file_store`, a checksummed log, is the embedded
-//! default); the
-//! journal logic — records, replay, and the one table of legal transitions — lives here and is
-//! the same for every backend.
+//! default; `postgres` keeps the journal in a database several drydocks share, with `lease`
+//! electing the one that writes); the journal logic — records, replay, and the one table of
+//! legal transitions — lives here and is the same for every backend. The service's operator
+//! requests (`drydock serve`'s tasks) are journaled here too, so every instance derives them
+//! from the same records.
 
 pub mod file_store;
+pub mod lease;
 pub mod lock;
+pub mod postgres;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -20,8 +24,10 @@ use crate::model::observed::{Failure, Snapshot, Unfinished};
 pub use crate::vocab::now_ms;
 use crate::vocab::{StepKind, TaskId, TaskKind};
 
-/// Version of journal records. A record of another version is refused, not misread.
-pub const RECORD_VERSION: u32 = 1;
+/// Version of journal records written. A record of a version this drydock does not know is
+/// refused, not misread. Version 2 added the service's request records (`Request*`); version 1
+/// records are read as they are.
+pub const RECORD_VERSION: u32 = 2;
 
 /// One journal record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +113,33 @@ pub enum Event {
     },
     RunFinished {
         outcome: Outcome,
+    },
+    /// An operator asked the service for something (`POST /tasks`). `action` and `params`
+    /// (JSON) are the service's; the journal only keeps them.
+    RequestQueued {
+        request: String,
+        action: String,
+        params: String,
+        by: String,
+    },
+    /// The service started the request: these journal tasks carry it out (none: nothing to
+    /// do, or an action that runs no task, such as validating the design).
+    RequestStarted {
+        request: String,
+        tasks: Vec<TaskId>,
+    },
+    /// An operator asked to cancel the request (`DELETE /tasks/{id}`).
+    RequestCancelRequested {
+        request: String,
+        by: String,
+    },
+    /// The request ended: `result` is the service's (success, partial_success, failure,
+    /// cancelled), `message` says why, `details` (JSON) what it found.
+    RequestFinished {
+        request: String,
+        result: String,
+        message: String,
+        details: String,
     },
 }
 
@@ -205,6 +238,34 @@ pub struct TaskInfo {
     pub attempts: u32,
 }
 
+/// Where an operator's request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Queued,
+    Running,
+    Finished,
+}
+
+/// One operator request as the journal knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestInfo {
+    pub id: String,
+    pub action: String,
+    pub params: String,
+    pub by: String,
+    pub state: RequestState,
+    pub queued_ms: u64,
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    pub tasks: Vec<TaskId>,
+    /// Who asked to cancel it, if anyone did.
+    pub cancel_requested: Option<String>,
+    pub result: Option<String>,
+    pub message: Option<String>,
+    pub details: Option<String>,
+}
+
 /// Everything derived from the journal.
 #[derive(Clone, Debug, Default)]
 pub struct Journal {
@@ -215,6 +276,9 @@ pub struct Journal {
     pub epoch: u64,
     /// The last run's id, and how it ended (`None`: it never finished).
     pub last_run: Option<(u64, Option<Outcome>)>,
+    /// The operator requests, by id; `request_order` lists them as they were queued.
+    pub requests: HashMap<String, RequestInfo>,
+    pub request_order: Vec<String>,
 }
 
 impl Journal {
@@ -228,10 +292,78 @@ impl Journal {
     }
 
     pub fn apply(&mut self, r: &Record) -> Result<(), ReplayError> {
-        if r.v != RECORD_VERSION {
+        if !(1..=RECORD_VERSION).contains(&r.v) {
             return Err(ReplayError::Version(r.v));
         }
         match &r.event {
+            Event::RequestQueued {
+                request,
+                action,
+                params,
+                by,
+            } => {
+                if self.requests.contains_key(request) {
+                    return Err(ReplayError::Request(request.clone(), "queued twice"));
+                }
+                self.request_order.push(request.clone());
+                self.requests.insert(
+                    request.clone(),
+                    RequestInfo {
+                        id: request.clone(),
+                        action: action.clone(),
+                        params: params.clone(),
+                        by: by.clone(),
+                        state: RequestState::Queued,
+                        queued_ms: r.at_ms,
+                        started_ms: None,
+                        finished_ms: None,
+                        tasks: Vec::new(),
+                        cancel_requested: None,
+                        result: None,
+                        message: None,
+                        details: None,
+                    },
+                );
+            }
+            Event::RequestStarted { request, tasks } => {
+                let q = self.request_mut(request)?;
+                // A request is started again when a new leader resumes it after a crash.
+                if q.state == RequestState::Finished {
+                    return Err(ReplayError::Request(
+                        request.clone(),
+                        "started after it finished",
+                    ));
+                }
+                q.state = RequestState::Running;
+                q.started_ms = Some(r.at_ms);
+                // A resumed request keeps the tasks of its earlier starts (their results are
+                // part of it) and adds the new ones.
+                let known: std::collections::HashSet<TaskId> = q.tasks.iter().cloned().collect();
+                q.tasks
+                    .extend(tasks.iter().filter(|t| !known.contains(*t)).cloned());
+            }
+            Event::RequestCancelRequested { request, by } => {
+                let q = self.request_mut(request)?;
+                if q.state != RequestState::Finished && q.cancel_requested.is_none() {
+                    q.cancel_requested = Some(by.clone());
+                }
+            }
+            Event::RequestFinished {
+                request,
+                result,
+                message,
+                details,
+            } => {
+                let q = self.request_mut(request)?;
+                if q.state == RequestState::Finished {
+                    return Err(ReplayError::Request(request.clone(), "finished twice"));
+                }
+                q.state = RequestState::Finished;
+                q.finished_ms = Some(r.at_ms);
+                q.result = Some(result.clone());
+                q.message = Some(message.clone());
+                q.details = Some(details.clone());
+            }
             Event::RunStarted { .. } => self.last_run = Some((r.run, None)),
             Event::RunFinished { outcome } => {
                 self.last_run = Some((r.run, Some(*outcome)));
@@ -370,6 +502,12 @@ impl Journal {
         Ok(())
     }
 
+    fn request_mut(&mut self, id: &str) -> Result<&mut RequestInfo, ReplayError> {
+        self.requests
+            .get_mut(id)
+            .ok_or_else(|| ReplayError::Request(id.to_string(), "never queued"))
+    }
+
     /// Whether the journal records `task` as succeeded.
     pub fn succeeded(&self, task: &TaskId) -> bool {
         self.tasks
@@ -386,6 +524,8 @@ pub enum ReplayError {
     Version(u32),
     #[error("journal record for task {0}, which was never queued")]
     Unknown(TaskId),
+    #[error("journal record for request {0}: {1}")]
+    Request(String, &'static str),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -397,6 +537,9 @@ pub enum StoreError {
     Full(String),
     #[error("the state store failed: {0}")]
     Io(String),
+    /// This writer's lease was taken by another instance: its records are refused.
+    #[error("this drydock is no longer the leader, so its journal records are refused: {0}")]
+    Fenced(String),
     #[error(transparent)]
     Replay(#[from] ReplayError),
 }
@@ -432,6 +575,62 @@ pub trait StateStore: Send + Sync {
     async fn sync(&self) -> Result<(), StoreError>;
     /// Every record, in order.
     fn records(&self) -> Result<Vec<Record>, StoreError>;
+}
+
+/// A store that tells someone of every record once it is durable (the service keeps its view
+/// of the journal current this way, without reading the store back, and never shows a
+/// transition that a crash could still take back).
+pub struct Tee<S: ?Sized> {
+    store: std::sync::Arc<S>,
+    /// Records appended and not yet told, in the store's order, and how many were told before
+    /// them.
+    pending: std::sync::Mutex<(u64, std::collections::VecDeque<Record>)>,
+    on_durable: Box<dyn Fn(Vec<Record>) + Send + Sync>,
+}
+
+impl<S: StateStore + ?Sized> Tee<S> {
+    pub fn new(
+        store: std::sync::Arc<S>,
+        on_durable: Box<dyn Fn(Vec<Record>) + Send + Sync>,
+    ) -> Self {
+        Tee {
+            store,
+            pending: std::sync::Mutex::new((0, std::collections::VecDeque::new())),
+            on_durable,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: StateStore + ?Sized> StateStore for Tee<S> {
+    fn append(&self, record: &Record) -> Result<u64, StoreError> {
+        // One lock for both, so the pending records are in the store's order.
+        let mut p = self.pending.lock().expect("tee lock");
+        let seq = self.store.append(record)?;
+        p.1.push_back(record.clone());
+        Ok(seq)
+    }
+    async fn sync(&self) -> Result<(), StoreError> {
+        let target = {
+            let p = self.pending.lock().expect("tee lock");
+            p.0 + p.1.len() as u64
+        };
+        self.store.sync().await?;
+        // Everything appended before the sync began is durable now (later records may be
+        // too; they are told at their own sync). A concurrent sync may have told some already.
+        // Told under the lock, so that two syncs finishing together tell in order.
+        let mut p = self.pending.lock().expect("tee lock");
+        let n = target.saturating_sub(p.0).min(p.1.len() as u64) as usize;
+        if n > 0 {
+            p.0 += n as u64;
+            let done: Vec<Record> = p.1.drain(..n).collect();
+            (self.on_durable)(done);
+        }
+        Ok(())
+    }
+    fn records(&self) -> Result<Vec<Record>, StoreError> {
+        self.store.records()
+    }
 }
 
 #[cfg(test)]

@@ -13,10 +13,46 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use std::cell::Cell;
+
 use drydock::driver::sim::World;
 use drydock::plan::TaskId;
 use drydock::state::file_store::FileStore;
 use drydock::state::{Event, Journal, Record};
+
+#[path = "../pg_support/mod.rs"]
+pub mod pg_support;
+
+thread_local! {
+    static POSTGRES: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Keep the journal of every state directory this test uses in PostgreSQL (a database of its
+/// own per state directory, on the binary's private cluster), instead of in the directory.
+pub fn use_postgres() {
+    POSTGRES.with(|p| p.set(true));
+}
+
+/// The connection string of the database of `state`, with PostgreSQL (`use_postgres`).
+pub fn database(state: &Path) -> Option<String> {
+    if !POSTGRES.with(Cell::get) {
+        return None;
+    }
+    let c = pg_support::Cluster::get();
+    let name = format!(
+        "s{}",
+        &drydock::source::digest(state.display().to_string().as_bytes())[..16]
+    );
+    c.create(&name);
+    Some(c.url(&name))
+}
+
+/// Point a command at the journal of `state` (its database, with PostgreSQL).
+pub fn backend(c: &mut Command, state: &Path) {
+    if let Some(url) = database(state) {
+        c.env("DRYDOCK_DATABASE", url);
+    }
+}
 
 /// The demo site's nodes, in name order.
 pub const DEMO_NODES: [&str; 8] = [
@@ -33,6 +69,7 @@ pub fn drydock() -> Command {
     c.current_dir(root())
         .env_remove("DRYDOCK_STATE")
         .env_remove("DRYDOCK_LOG")
+        .env_remove("DRYDOCK_DATABASE")
         .env("NO_COLOR", "1");
     c
 }
@@ -51,6 +88,7 @@ pub fn apply_design_cmd(design: &Path, state: &Path, args: &[&str]) -> Command {
         .arg("--state")
         .arg(state)
         .args(args);
+    backend(&mut c, state);
     c
 }
 
@@ -63,6 +101,7 @@ pub fn plan_design(design: &Path, state: &Path, args: &[&str]) -> Run {
         .arg("--state")
         .arg(state)
         .args(args);
+    backend(&mut c, state);
     run(c)
 }
 
@@ -223,6 +262,21 @@ impl Watched {
 /// Every journal record (readable while an apply writes it); none when there is no journal
 /// yet (an apply killed before it wrote one).
 pub fn records(state: &Path) -> Vec<Record> {
+    if let Some(url) = database(state) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        return rt.block_on(async {
+            let client = drydock::state::postgres::connect(&url).await.unwrap();
+            drydock::state::postgres::read_from(&client, 0)
+                .await
+                .unwrap_or_else(|e| panic!("the journal of {} reads back: {e}", state.display()))
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect()
+        });
+    }
     FileStore::read(state)
         .unwrap_or_else(|e| panic!("the journal in {} reads back: {e}", state.display()))
         .unwrap_or_default()
@@ -290,6 +344,7 @@ pub fn unfinished(j: &Journal) -> HashSet<TaskId> {
 pub fn status(state: &Path) -> BTreeMap<String, String> {
     let mut c = drydock();
     c.args(["status", "designs/demo", "--state"]).arg(state);
+    backend(&mut c, state);
     let r = run(c);
     assert_eq!(r.code, 0, "drydock status:\n{r}");
     r.stdout
@@ -341,6 +396,7 @@ pub fn task_view(state: &Path, id: &TaskId) -> TaskView {
         .arg(state)
         .arg("--task")
         .arg(&id.0);
+    backend(&mut c, state);
     let r = run(c);
     assert_eq!(r.code, 0, "drydock tasks {id}:\n{r}");
     let field = |name: &str| {
