@@ -374,6 +374,13 @@ fn a_deploy_waits_for_its_node_and_refuses_everyone_else() {
         drydock::driver::sim::world::BootDevice::Disk
     );
 
+    // Booting its disk while the deploy waits for the signal, the machine gets no agent.
+    let (_, local) = text(http(a, "GET", "/boot/mac/52-54-00-90-00-01", &[], b""));
+    assert!(
+        local.contains("is deployed") && !local.contains("/boot/agent/"),
+        "{local}"
+    );
+
     // The boot action signals through the old API; the report waits for it.
     assert!(pending(rt.block_on(lab.pxe.boot_action_report(&n1)).unwrap()).contains("signal-me"));
     let key1 = [("X-Bootaction-Key", t1.as_str())];

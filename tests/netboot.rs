@@ -7,8 +7,11 @@
 //! (Redfish) is destroyed mid-deploy — it fails with the reason — and a VM whose MAC is not in
 //! the design boots nothing; the rerun deploys the BIOS node; the disks have the designed
 //! partitions, volume group and filesystems, the seed holds the designed network configuration
-//! (a VLAN on a trunked link) and the boot action's file; a third apply does nothing and `plan`
-//! is empty. The consoles are kept in `target/netboot-artifacts/netboot/`.
+//! (a VLAN on a trunked link) and the boot actions' files; each deploy waits for its signaling
+//! boot action, which the test sends as the deployed OS would, with the report URL and key
+//! read from the seed on the VM's disk (the test image has no OS to run it); a third apply
+//! does nothing and `plan` is empty. The consoles are kept in
+//! `target/netboot-artifacts/netboot/`.
 
 mod apply_support;
 mod netboot_support;
@@ -134,6 +137,17 @@ data:
       path: /etc/drydock-hello
       permissions: '644'
       data: "deployed {{{{ node.hostname }}}} at {{{{ node.network.mgmt.ip }}}}\n"
+      data_pipeline: [utf8_decode, template]
+---
+schema: drydock/BootAction/v1
+metadata: {{schema: metadata/Document/v1, name: report}}
+data:
+  signaling: true
+  assets:
+    - type: file
+      path: /usr/local/bin/drydock-report
+      permissions: '755'
+      data: "url={{{{ action.report_url }}}} key={{{{ action.key }}}}\n"
       data_pipeline: [utf8_decode, template]
 "#,
         ca = ca.display()
@@ -271,6 +285,8 @@ fn netboot_end_to_end() {
         "{}",
         String::from_utf8_lossy(&destroyed.stderr)
     );
+    // nb-uefi's deploy waits for its boot-action signal once its disk boots.
+    signal_when_on_disk(&lab, &mut apply, "nb-uefi", 1);
     let (status, stdout, lines) = apply.finish();
     let all = show(&lines, &stdout);
     assert_eq!(status.code(), Some(1), "{all}");
@@ -338,7 +354,8 @@ fn netboot_end_to_end() {
     let _ = lab.virsh(&["destroy", "nb-stranger"]);
 
     // The rerun deploys the BIOS node.
-    let rerun = Watched::spawn(drydock(&lab, &site, "apply"));
+    let mut rerun = Watched::spawn(drydock(&lab, &site, "apply"));
+    signal_when_on_disk(&lab, &mut rerun, "nb-bios", 0);
     let (status, stdout, lines) = rerun.finish();
     let all = show(&lines, &stdout);
     assert_eq!(
@@ -373,6 +390,68 @@ fn netboot_end_to_end() {
     );
     lab.keep_artifacts();
     eprintln!("netboot end to end: {:.1?}", started.elapsed());
+}
+
+/// A file of the seed's `write_files`.
+fn write_file<'a>(user_data: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
+    user_data["write_files"]
+        .as_array()
+        .and_then(|w| w.iter().find(|f| f["path"] == path))
+        .unwrap_or_else(|| panic!("{path} in the seed's write_files: {user_data}"))
+}
+
+/// Play the deployed OS of `vm` once drydock boots its disk: read the `report` boot action's
+/// file from the seed on the root filesystem (partition `root` of the disk), and post its
+/// signal to the report URL with the key, from inside the lab's network. The apply's
+/// boot-action report waits for it.
+fn signal_when_on_disk(lab: &Lab, apply: &mut Watched, vm: &str, root: usize) {
+    let on_disk =
+        |l: &str| l.contains("deployed; booting its disk") && l.contains(&format!("node={vm}"));
+    let seen = apply.lines.iter().any(|l| on_disk(l));
+    assert!(
+        seen || apply.wait_for(Duration::from_secs(240), on_disk),
+        "{vm} never booted its disk:\n{}\n--- console\n{}",
+        apply.lines.join("\n"),
+        lab.serial(vm)
+    );
+    let disk = lab.disk(vm);
+    let p = partitions(&disk);
+    let report = with_mounted(&disk, p[root].0 * 512, "ext4", |r| {
+        let ud = std::fs::read_to_string(r.join("var/lib/cloud/seed/nocloud/user-data")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(ud.trim_start_matches("#cloud-config\n")).unwrap();
+        let content = write_file(&v, "/usr/local/bin/drydock-report")["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        String::from_utf8(drydock::boot::cloudinit::base64_decode(&content).unwrap()).unwrap()
+    });
+    let field = |k: &str| {
+        report
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .unwrap_or_else(|| panic!("{k} in {report}"))
+            .to_string()
+    };
+    let (url, key) = (field("url="), field("key="));
+    let out = lab
+        .in_ns("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args(["-H", &format!("X-Bootaction-Key: {key}")])
+        .args(["-H", "Content-Type: application/json"])
+        .args([
+            "-d",
+            &format!(r#"{{"status": "Success", "details": [{{"message": "{vm} is up", "error": false}}]}}"#),
+        ])
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "201",
+        "the boot-action signal of {vm}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn row_of(stdout: &str, name: &str) -> String {
@@ -437,9 +516,10 @@ fn check_uefi_disk(disk: &Path) {
             v["ssh_authorized_keys"][0],
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrydockNetbootTestKey test@drydock"
         );
-        assert_eq!(v["write_files"][0]["path"], "/etc/drydock-hello");
         let content = drydock::boot::cloudinit::base64_decode(
-            v["write_files"][0]["content"].as_str().unwrap(),
+            write_file(&v, "/etc/drydock-hello")["content"]
+                .as_str()
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(

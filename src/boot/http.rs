@@ -95,7 +95,11 @@ async fn by_mac(State(s): S, Path(mac): Path<String>) -> Response {
     };
     let uefi = node.hardware.boot_mode.as_deref() == Some("uefi");
     let rec = s.records.get(&node.name).unwrap_or_default();
-    if let Some((tok, spec)) = s.deploy_token(&node.name) {
+    // Written and booting its disk, the deploy still open for its boot-action signals: a
+    // machine that netboots now (a disk its firmware cannot boot) must not get the agent
+    // again, which would write the disk a second time.
+    let on_disk = rec.status == Status::Deployed && rec.stage == Stage::Idle;
+    if let Some((tok, spec)) = s.deploy_token(&node.name).filter(|_| !on_disk) {
         let url = s.config.url();
         let image = spec
             .platform

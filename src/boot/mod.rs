@@ -368,6 +368,24 @@ pub fn action_id(node: &str, action: &str, generation: u64) -> String {
     h.iter().map(|b| format!("{b:02x}")).collect::<String>()[..26].to_string()
 }
 
+/// Connections the kernel queues for the listener before it accepts them. A rack that powers
+/// on at once connects faster than one accept loop on a busy host takes them: with the usual
+/// 1,024 the queue overflowed when 1,000 nodes netbooted together (`benches/boot.rs`), and
+/// every dropped SYN cost its node a second (TCP's first retransmission). The kernel caps it
+/// at `net.core.somaxconn` (4,096 by default).
+const LISTEN_BACKLOG: u32 = 8192;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// The running service: the HTTP listener and, when configured, dnsmasq. Dropping it (or
 /// `shutdown`) stops both.
 pub struct Service {
@@ -389,14 +407,12 @@ impl Service {
         nodes: &[Arc<NodeSpec>],
     ) -> Result<Service, String> {
         state.set_nodes(site, nodes);
-        let listener = tokio::net::TcpListener::bind(state.config.listen)
-            .await
-            .map_err(|e| {
-                format!(
-                    "the boot service cannot listen on {}: {e} (is the address on this host, the port free?)",
-                    state.config.listen
-                )
-            })?;
+        let listener = listen(state.config.listen).map_err(|e| {
+            format!(
+                "the boot service cannot listen on {}: {e} (is the address on this host, the port free?)",
+                state.config.listen
+            )
+        })?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let app = http::router(state.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
