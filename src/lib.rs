@@ -13,7 +13,11 @@
 //! - `model`: the effective site, built from valid documents; never fails, reports nothing.
 //! - `validate`: the rule interface, the registry, one file per rule.
 //! - `report`: renderers of findings.
-//! - `cli`: `drydock validate | rules | explain`.
+//! - `plan`, `observe`, `execute`, `driver`, `state`: planning, observing, applying, the
+//!   drivers, the journal (a file, or PostgreSQL with a leader lease).
+//! - `service`: `drydock serve`'s engine: operator requests journaled and run by the leader.
+//! - `api`: the operator API and the dashboard over HTTP (axum), on top of `service`.
+//! - `cli`: every subcommand.
 
 pub mod api;
 pub mod cli;

@@ -752,10 +752,12 @@ impl Service {
             self.0.busy.send_replace(false);
             if let Err(e) = r {
                 tracing::error!(request = %id, error = %e, "the request stopped on a state store error; it is resumed when the service starts again or another instance leads");
-                // A store that fails (fenced, unreachable) will not take the next request
-                // either: stop leading and let the lease decide.
-                if matches!(e, StoreError::Fenced(_)) {
+                // A database store that failed (fenced, unreachable) takes nothing more: stop
+                // leading, give the lease up, and let the next leader (this instance too)
+                // open the journal again from what the database holds.
+                if self.0.pg.get().is_some() {
                     self.stop_leading(None);
+                    leader::release(self).await;
                     return;
                 }
             }

@@ -723,6 +723,127 @@ mod tests {
         assert_eq!(j.epoch, 1);
     }
 
+    fn request(id: &str) -> Event {
+        Event::RequestQueued {
+            request: id.into(),
+            action: "deploy_nodes".into(),
+            params: "{}".into(),
+            by: "ops".into(),
+        }
+    }
+
+    #[test]
+    fn requests_replay_with_their_legal_transitions() {
+        let started = |tasks: &[&str]| Event::RequestStarted {
+            request: "r".into(),
+            tasks: tasks.iter().map(|s| t(s)).collect(),
+        };
+        let finished = Event::RequestFinished {
+            request: "r".into(),
+            result: "success".into(),
+            message: "done".into(),
+            details: "{}".into(),
+        };
+        // Started twice (resumed by a new leader): the tasks of both starts are kept.
+        let j = Journal::replay([
+            rec(1, request("r")),
+            rec(1, started(&["a", "b"])),
+            rec(
+                1,
+                Event::RequestCancelRequested {
+                    request: "r".into(),
+                    by: "ops".into(),
+                },
+            ),
+            rec(2, started(&["b", "c"])),
+            rec(2, finished.clone()),
+        ])
+        .unwrap();
+        let r = &j.requests["r"];
+        assert_eq!(r.state, RequestState::Finished);
+        assert_eq!(r.tasks, vec![t("a"), t("b"), t("c")]);
+        assert_eq!(r.cancel_requested.as_deref(), Some("ops"));
+        assert_eq!(j.request_order, vec!["r".to_string()]);
+        // Queued twice, finished twice, started after finishing, unknown: refused.
+        for bad in [
+            vec![rec(1, request("r")), rec(1, request("r"))],
+            vec![
+                rec(1, request("r")),
+                rec(1, finished.clone()),
+                rec(1, finished.clone()),
+            ],
+            vec![
+                rec(1, request("r")),
+                rec(1, finished.clone()),
+                rec(1, started(&[])),
+            ],
+            vec![rec(1, started(&[]))],
+        ] {
+            assert!(matches!(
+                Journal::replay(bad),
+                Err(ReplayError::Request(..))
+            ));
+        }
+        // Version 1 records are read as they are.
+        let mut old = rec(
+            1,
+            Event::TaskQueued {
+                task: t("a"),
+                kind: TaskKind::VerifySite,
+                node: None,
+            },
+        );
+        old.v = 1;
+        assert!(Journal::replay([old]).is_ok());
+    }
+
+    #[derive(Default)]
+    struct Mem(std::sync::Mutex<Vec<Record>>);
+
+    #[async_trait::async_trait]
+    impl StateStore for Mem {
+        fn append(&self, r: &Record) -> Result<u64, StoreError> {
+            let mut v = self.0.lock().unwrap();
+            v.push(r.clone());
+            Ok(v.len() as u64 - 1)
+        }
+        async fn sync(&self) -> Result<(), StoreError> {
+            tokio::task::yield_now().await;
+            Ok(())
+        }
+        fn records(&self) -> Result<Vec<Record>, StoreError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tee_tells_every_durable_record_once_in_order() {
+        let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = told.clone();
+        let tee = std::sync::Arc::new(Tee::new(
+            std::sync::Arc::new(Mem::default()),
+            Box::new(move |rs| sink.lock().unwrap().extend(rs)),
+        ));
+        // Appended, not synced: not told.
+        tee.append(&rec(0, request("x"))).unwrap();
+        assert!(told.lock().unwrap().is_empty());
+        let mut jobs = Vec::new();
+        for i in 1..=100u64 {
+            let tee = tee.clone();
+            jobs.push(tokio::spawn(async move {
+                tee.append(&rec(i, request(&format!("r{i}")))).unwrap();
+                tee.sync().await.unwrap();
+            }));
+        }
+        for j in jobs {
+            j.await.unwrap();
+        }
+        let told = told.lock().unwrap();
+        assert_eq!(told.len(), 101);
+        // In the store's order.
+        assert_eq!(*told, tee.records().unwrap());
+    }
+
     #[test]
     fn other_record_versions_are_refused() {
         let mut r = rec(

@@ -247,6 +247,10 @@ pub struct PgStore {
     /// Every record, as the writer knows them (what `records` returns).
     mirror: Mutex<Vec<Record>>,
     flush: tokio::sync::Mutex<()>,
+    /// Set when a write failed: the records of that batch are lost, so later ones would
+    /// leave a gap. The store refuses everything after it; opening it again starts from what
+    /// the database holds.
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl PgStore {
@@ -271,11 +275,21 @@ impl PgStore {
             }),
             mirror: Mutex::new(records),
             flush: tokio::sync::Mutex::new(()),
+            broken: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     pub fn token(&self) -> u64 {
         self.token as u64
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(StoreError::Io(
+                "an earlier write to the journal failed; the journal must be opened again (restart drydock)".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn write(&self, batch: Pending) -> Result<(), StoreError> {
@@ -294,6 +308,7 @@ impl PgStore {
 #[async_trait::async_trait]
 impl StateStore for PgStore {
     fn append(&self, record: &Record) -> Result<u64, StoreError> {
+        self.check()?;
         let text = serde_json::to_string(record).expect("plain data serializes");
         // The sequence number is taken under the buffer's lock, so the buffer is in order.
         let mut p = self.pending.lock().expect("pending lock");
@@ -311,6 +326,7 @@ impl StateStore for PgStore {
     async fn sync(&self) -> Result<(), StoreError> {
         let target = self.next.load(Ordering::SeqCst);
         let _g = self.flush.lock().await;
+        self.check()?;
         if self.durable.load(Ordering::SeqCst) >= target {
             // Someone else's flush carried our records.
             return Ok(());
@@ -328,7 +344,10 @@ impl StateStore for PgStore {
         };
         // On an error the batch is gone from the buffer: the executor stops at a failed sync,
         // and a rerun starts from what the database holds.
-        self.write(batch).await?;
+        if let Err(e) = self.write(batch).await {
+            self.broken.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
         self.durable.store(last as u64 + 1, Ordering::SeqCst);
         Ok(())
     }
