@@ -2,9 +2,10 @@
 //! sites first and passes them in `BENCH_SITE_1000` and `BENCH_SITE_10000`):
 //!
 //! 1. A 1,000-node apply on the simulator through `drydock serve` (`deploy_nodes`), alone and
-//!    with 100 concurrent API clients polling `GET /tasks/{id}` (each every 100 ms): p50 and
-//!    p99 of the polls, and the apply's wall time (the task's own timing) with and without the
-//!    load.
+//!    with 100 concurrent API clients polling `GET /tasks/{id}` (each every 100 ms), in turns
+//!    for `BENCH_ROUNDS` rounds (3): p50 and p99 of the polls, and the apply's wall time (the
+//!    task's own timing; the median of the rounds) with and without the load. The clients run
+//!    in this process, on the same cores as the service.
 //! 2. Journal throughput: a 10,000-node zero-latency `drydock apply` with the journal in the
 //!    state directory and in PostgreSQL (a private cluster on loopback): wall time and journal
 //!    records per second.
@@ -93,6 +94,13 @@ async fn served_apply(design: &Path, clients: usize) -> (Duration, Vec<Duration>
     (Duration::from_millis(ms), all)
 }
 
+/// The machine's load average (1, 5, 15 minutes), as /proc/loadavg says.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
@@ -154,16 +162,41 @@ fn main() {
         .build()
         .unwrap();
     let s1000 = site("BENCH_SITE_1000");
-    println!("== 1,000 nodes through drydock serve (simulator, time scale {SCALE})");
-    let (alone, _) = rt.block_on(served_apply(&s1000, 0));
-    let (loaded, mut lat) = rt.block_on(served_apply(&s1000, CLIENTS));
-    lat.sort();
+    // Alone and loaded in turns, so that a change in the machine's other load falls on both.
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     println!(
-        "apply alone: {:.2} s; with {CLIENTS} clients polling GET /tasks/{{id}} every {} ms: {:.2} s ({:+.1}%)",
-        alone.as_secs_f64(),
+        "== 1,000 nodes through drydock serve (simulator, time scale {SCALE}), {rounds} rounds; load average {}",
+        load_average()
+    );
+    let (mut alone, mut loaded, mut lat) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let (a, _) = rt.block_on(served_apply(&s1000, 0));
+        let (l, mut polls) = rt.block_on(served_apply(&s1000, CLIENTS));
+        println!(
+            "round {round}: alone {:.2} s, loaded {:.2} s ({:+.1}%), {} polls; load average {}",
+            a.as_secs_f64(),
+            l.as_secs_f64(),
+            100.0 * (l.as_secs_f64() / a.as_secs_f64() - 1.0),
+            polls.len(),
+            load_average()
+        );
+        alone.push(a);
+        loaded.push(l);
+        lat.append(&mut polls);
+    }
+    alone.sort();
+    loaded.sort();
+    lat.sort();
+    let (a, l) = (alone[rounds / 2], loaded[rounds / 2]);
+    println!(
+        "apply (median of {rounds}): alone {:.2} s; with {CLIENTS} clients polling GET /tasks/{{id}} every {} ms: {:.2} s ({:+.1}%)",
+        a.as_secs_f64(),
         POLL_EVERY.as_millis(),
-        loaded.as_secs_f64(),
-        100.0 * (loaded.as_secs_f64() / alone.as_secs_f64() - 1.0)
+        l.as_secs_f64(),
+        100.0 * (l.as_secs_f64() / a.as_secs_f64() - 1.0)
     );
     println!(
         "{} polls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -174,7 +207,10 @@ fn main() {
     );
 
     let s10000 = site("BENCH_SITE_10000");
-    println!("== journal throughput: 10,000-node zero-latency apply, concurrency 1000");
+    println!(
+        "== journal throughput: 10,000-node zero-latency apply, concurrency 1000; load average {}",
+        load_average()
+    );
     let (wall, n) = cli_apply(&s10000, None);
     println!(
         "file store: {:.2} s, {n} records, {:.0} records/s",
@@ -184,8 +220,9 @@ fn main() {
     let url = pg_support::Cluster::get().database();
     let (wall, n) = cli_apply(&s10000, Some(&url));
     println!(
-        "PostgreSQL: {:.2} s, {n} records, {:.0} records/s",
+        "PostgreSQL: {:.2} s, {n} records, {:.0} records/s; load average {}",
         wall.as_secs_f64(),
-        n as f64 / wall.as_secs_f64()
+        n as f64 / wall.as_secs_f64(),
+        load_average()
     );
 }
