@@ -916,7 +916,7 @@ impl Service {
         if !plan.has_changes() {
             let journal = self.view().journal.clone();
             execute::close_interrupted(w.store.as_ref(), &journal).await?;
-            self.checkpoint(&w);
+            self.checkpoint(&w).await;
             return self
                 .finish(
                     &w,
@@ -974,7 +974,7 @@ impl Service {
                     .await;
             }
         };
-        self.checkpoint(&w);
+        self.checkpoint(&w).await;
         let stopped = *self.0.stopping.borrow();
         let cancelled_by = self.request(id).and_then(|r| r.cancel_requested);
         if result.outcome == crate::state::Outcome::Cancelled && stopped && cancelled_by.is_none() {
@@ -1035,14 +1035,23 @@ impl Service {
         self.finish(&w, id, status, message, details).await
     }
 
-    fn checkpoint(&self, w: &Writer) {
-        if let Some(f) = &w.file
-            && let Err(e) = f.checkpoint()
-        {
-            tracing::warn!(error = %e, "cannot checkpoint the journal");
-        }
-        if let Err(e) = w.sim.checkpoint() {
-            tracing::warn!(error = %e, "cannot checkpoint the simulator's world");
+    /// Checkpoint the logs (flushes and fsyncs) on a blocking thread, so that the API's
+    /// requests are not held up behind them.
+    async fn checkpoint(&self, w: &Writer) {
+        let (file, sim) = (w.file.clone(), w.sim.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            if let Some(f) = &file
+                && let Err(e) = f.checkpoint()
+            {
+                tracing::warn!(error = %e, "cannot checkpoint the journal");
+            }
+            if let Err(e) = sim.checkpoint() {
+                tracing::warn!(error = %e, "cannot checkpoint the simulator's world");
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "the checkpoint did not finish");
         }
     }
 }
