@@ -177,7 +177,7 @@ fn ipmi_sim_powers_on_off_and_cycles() {
             "calls: {:?}",
             sim.chassis_calls()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
     let calls = sim.chassis_calls();
     let sets: Vec<&str> = calls

@@ -571,7 +571,7 @@ impl Sushy {
                 start.elapsed() < within,
                 "{name} is still {now}, not {want}, after {within:?}"
             );
-            sleep(Duration::from_millis(200));
+            sleep(Duration::from_millis(50));
         }
     }
 
