@@ -132,25 +132,25 @@ pub async fn connect(url: &str) -> Result<Client, StoreError> {
 
 /// Apply the migrations the database lacks; returns the schema version it is at.
 pub async fn migrate(client: &Client) -> Result<i32, StoreError> {
-    // One advisory lock for every drydock instance: two starting at once apply each migration
-    // once. The lock is taken inside each transaction, so it is released with it.
-    client
+    // One advisory lock for every drydock instance: two starting at once create the schema
+    // table and apply each migration once (CREATE TABLE IF NOT EXISTS alone is not safe
+    // against a concurrent creation). The lock is taken inside each transaction, so it is
+    // released with it.
+    let created = client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS drydock_schema (
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(7318390001);
+             CREATE TABLE IF NOT EXISTS drydock_schema (
                  version integer PRIMARY KEY,
                  description text NOT NULL,
-                 applied_at timestamptz NOT NULL DEFAULT now())",
+                 applied_at timestamptz NOT NULL DEFAULT now());
+             COMMIT",
         )
-        .await
-        .or_else(|e| {
-            // Two instances creating the table at once: one fails on the catalogue's unique
-            // index, and the table exists.
-            if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-                Ok(())
-            } else {
-                Err(db_error("cannot create the schema table", e))
-            }
-        })?;
+        .await;
+    if let Err(e) = created {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(db_error("cannot create the schema table", e));
+    }
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     let mut at = 0;
     for (version, description, sql) in MIGRATIONS {
