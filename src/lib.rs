@@ -15,7 +15,11 @@
 //! - `report`: renderers of findings.
 //! - `boot`: drydock's own boot service for the PXE provisioner (dnsmasq for DHCP/DNS/TFTP,
 //!   the HTTP service nodes boot, report and signal through, tokens, cloud-init, conman).
-//! - `cli`: `drydock validate | rules | explain`.
+//! - `plan`, `observe`, `execute`, `driver`, `state`: planning, observing, applying, the
+//!   drivers, the journal (a file, or PostgreSQL with a leader lease).
+//! - `service`: `drydock serve`'s engine: operator requests journaled and run by the leader.
+//! - `api`: the operator API and the dashboard over HTTP (axum), on top of `service`.
+//! - `cli`: every subcommand.
 
 pub mod api;
 pub mod boot;

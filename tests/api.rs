@@ -117,6 +117,7 @@ async fn every_endpoint_answers_in_the_old_shape() {
     assert_eq!(done["status"], "complete", "{done:#}");
     assert_eq!(done["result"]["status"], "success");
     assert_eq!(done["result"]["successes"], json!(["node-c01", "node-c02"]));
+    let deploy = id.clone();
     assert_eq!(
         done["node_filter"]["filter_set"][0]["rack_names"],
         json!(["rack-c"])
@@ -228,6 +229,25 @@ async fn every_endpoint_answers_in_the_old_shape() {
     let v = wait_finished(&s, &c, &t.reader, &id).await;
     assert_eq!(v["result"]["status"], "success", "{v:#}");
     assert_eq!(v["result"]["successes"], json!(["node-c02"]));
+    // A finished task's plain document, read again after other tasks ran (the API keeps it
+    // while the journal stays as it is): the same, as JSON.
+    let url = s.url(&format!("/api/v1.0/tasks/{deploy}"));
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let r = c.get(&url).bearer_auth(&t.reader).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        bodies.push(r.bytes().await.unwrap());
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    let again: serde_json::Value = serde_json::from_slice(&bodies[0]).unwrap();
+    assert_eq!(again["status"], "complete");
+    assert_eq!(
+        again["result"]["successes"],
+        json!(["node-c01", "node-c02"])
+    );
+    assert_eq!(again["result"], done["result"]);
+    assert!(again.get("subtasks").is_none());
     // Unknown task, unknown path.
     let (code, e) = get(&c, &s.url("/api/v1.0/tasks/nope"), &t.reader).await;
     assert_eq!(code, 404);

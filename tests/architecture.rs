@@ -80,6 +80,8 @@ fn drivers_know_no_plan_executor_store_or_validation() {
             "crate::validate",
             "crate::observe",
             "crate::cli",
+            "crate::service",
+            "crate::api",
         ],
         "drivers import a layer above them",
     );
@@ -110,6 +112,8 @@ fn the_state_store_knows_no_plan_or_executor() {
             "crate::execute",
             "crate::cli",
             "crate::driver",
+            "crate::service",
+            "crate::api",
         ],
         "state imports a layer above it",
     );
@@ -157,7 +161,7 @@ fn planning_does_no_io_no_clock_no_async() {
 fn only_the_cli_prints() {
     for dir in [
         "vocab", "durable", "source", "diag", "design", "model", "validate", "report", "spec",
-        "plan", "observe", "driver", "state", "execute", "rng", "boot",
+        "plan", "observe", "driver", "state", "execute", "rng", "boot", "service", "api",
     ] {
         assert_none(
             dir,
@@ -165,4 +169,46 @@ fn only_the_cli_prints() {
             "only cli prints",
         );
     }
+}
+
+#[test]
+fn only_the_api_and_the_cli_serve_http() {
+    for dir in [
+        "vocab", "durable", "source", "diag", "design", "model", "validate", "report", "spec",
+        "plan", "observe", "driver", "state", "execute", "rng", "service",
+    ] {
+        assert_none(
+            dir,
+            &[
+                "axum",
+                "hyper::",
+                "hyper_util",
+                "tokio_rustls",
+                "TcpListener",
+            ],
+            "only api (and cli, which starts it) serve HTTP",
+        );
+    }
+}
+
+#[test]
+fn the_service_knows_no_http_and_the_api_no_store_backend() {
+    assert_none(
+        "service",
+        &["crate::api", "crate::cli", "reqwest", "StatusCode"],
+        "the service is HTTP-free",
+    );
+    // The API goes through the service for state: it never opens a store itself.
+    assert_none(
+        "api",
+        &[
+            "FileStore",
+            "PgStore",
+            "crate::state::postgres::connect",
+            "crate::execute",
+            "crate::driver",
+            "crate::cli",
+        ],
+        "the API is thin: it calls the service",
+    );
 }

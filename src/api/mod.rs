@@ -57,7 +57,14 @@ struct App {
     validators: openapi::Validators,
     forward: forward::Forwarder,
     shutdown: watch::Receiver<bool>,
+    /// Finished tasks' documents as last rendered, each with the view's record count then, so
+    /// that the pollers of a task that just finished do not each render its successes and
+    /// per-node details again: the same document while the journal has not moved on.
+    finished: std::sync::Mutex<std::collections::HashMap<String, (u64, Bytes)>>,
 }
+
+/// How many finished tasks' documents are kept (then they are all dropped and rendered anew).
+const FINISHED_KEPT: usize = 64;
 
 #[derive(Clone)]
 struct AppState(Arc<App>);
@@ -115,6 +122,7 @@ pub fn router(
         audit: settings.audit,
         validators: openapi::Validators::new()?,
         shutdown,
+        finished: Default::default(),
     }));
     Ok(Router::new()
         .route("/api/v1.0/health", get(health))
@@ -499,10 +507,34 @@ async fn get_task(
         .requests
         .get(&id)
         .ok_or_else(|| request_error(RequestError::NotFound(id.clone())))?;
-    Ok(json_response(
-        StatusCode::OK,
-        render::task(&v.journal, r, full),
-    ))
+    let kept = r.state == crate::state::RequestState::Finished && !full;
+    let json = |body: Bytes| {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    };
+    if kept
+        && let Some((at, body)) = app.0.finished.lock().expect("finished lock").get(&id)
+        && *at == v.records
+    {
+        return Ok(json(body.clone()));
+    }
+    let doc = render::task(&v.journal, r, full);
+    let records = v.records;
+    drop(v);
+    if !kept {
+        return Ok(json_response(StatusCode::OK, doc));
+    }
+    let body = Bytes::from(serde_json::to_vec(&doc).expect("a JSON value serializes"));
+    let mut cache = app.0.finished.lock().expect("finished lock");
+    if cache.len() >= FINISHED_KEPT && !cache.contains_key(&id) {
+        cache.clear();
+    }
+    cache.insert(id, (records, body.clone()));
+    Ok(json(body))
 }
 
 async fn cancel_task(

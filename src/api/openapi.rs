@@ -12,10 +12,17 @@ pub const DOCUMENT: &str = include_str!("openapi.json");
 /// The request schemas checked, by component name.
 const REQUESTS: [&str; 2] = ["TaskRequest", "ValidateRequest"];
 
+/// A GET path's query parameters: the path, each parameter's name and type, and a validator
+/// of the query as an object.
+struct Query {
+    path: String,
+    types: Vec<(String, String)>,
+    validator: Validator,
+}
+
 pub struct Validators {
     compiled: Vec<(&'static str, Validator)>,
-    /// Per GET path: its query parameters' types, and a validator of the query as an object.
-    queries: Vec<(String, Vec<(String, String)>, Validator)>,
+    queries: Vec<Query>,
 }
 
 fn build(root: &Value, what: &str) -> Result<Validator, String> {
@@ -55,7 +62,11 @@ impl Validators {
                 ));
             }
             let schema = json!({"type": "object", "properties": props});
-            queries.push((path.clone(), types, build(&schema, path)?));
+            queries.push(Query {
+                path: path.clone(),
+                types,
+                validator: build(&schema, path)?,
+            });
         }
         Ok(Validators { compiled, queries })
     }
@@ -63,7 +74,12 @@ impl Validators {
     /// Check the query of `GET /api/v1.0{path}` against its parameters' schemas (parameters
     /// the document does not name are ignored).
     pub fn check_query(&self, path: &str, pairs: &[(String, String)]) -> Result<(), Vec<String>> {
-        let Some((_, types, v)) = self.queries.iter().find(|(p, _, _)| p == path) else {
+        let Some(Query {
+            types,
+            validator: v,
+            ..
+        }) = self.queries.iter().find(|q| q.path == path)
+        else {
             return Ok(());
         };
         let mut obj = serde_json::Map::new();

@@ -66,7 +66,14 @@ pub fn task(j: &Journal, r: &RequestInfo, full: bool) -> Value {
         .ok()
         .and_then(|p| p.get("node_filter").cloned())
         .unwrap_or(Value::Null);
-    let nodes = node_results(j, r);
+    // Per-node results visit every subtask: only for a finished task's successes and failures
+    // and for `full`, never for what a poll of a running task reads.
+    let finished = r.state == RequestState::Finished && r.result.is_some();
+    let nodes = if finished || full {
+        node_results(j, r)
+    } else {
+        Vec::new()
+    };
     let result = match (&r.result, r.state) {
         (Some(res), RequestState::Finished) => {
             let pick = |want: &str| -> Vec<Value> {
@@ -115,17 +122,9 @@ pub fn task(j: &Journal, r: &RequestInfo, full: bool) -> Value {
             "elapsed_ms": r.started_ms.map(|s| r.finished_ms.unwrap_or_else(crate::state::now_ms).saturating_sub(s)),
         },
     });
-    // How far it is, by the state of its subtasks (cheap: what pollers read).
-    let mut progress = [0u64; 5];
-    for t in r.tasks.iter().filter_map(|id| j.tasks.get(id)) {
-        progress[match t.state {
-            TaskState::Queued => 0,
-            TaskState::Started => 1,
-            TaskState::Succeeded => 2,
-            TaskState::Failed => 3,
-            TaskState::Cancelled => 4,
-        }] += 1;
-    }
+    // How far it is, by the state of its subtasks: counts the journal keeps as it goes, so a
+    // poll visits none of them.
+    let progress = r.progress;
     doc["subtask_count"] = json!(r.tasks.len());
     doc["progress"] = json!({
         "queued": progress[0],

@@ -812,10 +812,12 @@ impl Service {
             self.0.busy.send_replace(false);
             if let Err(e) = r {
                 tracing::error!(request = %id, error = %e, "the request stopped on a state store error; it is resumed when the service starts again or another instance leads");
-                // A store that fails (fenced, unreachable) will not take the next request
-                // either: stop leading and let the lease decide.
-                if matches!(e, StoreError::Fenced(_)) {
+                // A database store that failed (fenced, unreachable) takes nothing more: stop
+                // leading, give the lease up, and let the next leader (this instance too)
+                // open the journal again from what the database holds.
+                if self.0.pg.get().is_some() {
                     self.stop_leading(None);
+                    leader::release(self).await;
                     return;
                 }
             }
@@ -974,7 +976,7 @@ impl Service {
         if !plan.has_changes() {
             let journal = self.view().journal.clone();
             execute::close_interrupted(w.store.as_ref(), &journal).await?;
-            self.checkpoint(&w);
+            self.checkpoint(&w).await;
             return self
                 .finish(
                     &w,
@@ -1032,7 +1034,7 @@ impl Service {
                     .await;
             }
         };
-        self.checkpoint(&w);
+        self.checkpoint(&w).await;
         let stopped = *self.0.stopping.borrow();
         let cancelled_by = self.request(id).and_then(|r| r.cancel_requested);
         if result.outcome == crate::state::Outcome::Cancelled && stopped && cancelled_by.is_none() {
@@ -1093,14 +1095,23 @@ impl Service {
         self.finish(&w, id, status, message, details).await
     }
 
-    fn checkpoint(&self, w: &Writer) {
-        if let Some(f) = &w.file
-            && let Err(e) = f.checkpoint()
-        {
-            tracing::warn!(error = %e, "cannot checkpoint the journal");
-        }
-        if let Err(e) = w.sim.checkpoint() {
-            tracing::warn!(error = %e, "cannot checkpoint the simulator's world");
+    /// Checkpoint the logs (flushes and fsyncs) on a blocking thread, so that the API's
+    /// requests are not held up behind them.
+    async fn checkpoint(&self, w: &Writer) {
+        let (file, sim) = (w.file.clone(), w.sim.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            if let Some(f) = &file
+                && let Err(e) = f.checkpoint()
+            {
+                tracing::warn!(error = %e, "cannot checkpoint the journal");
+            }
+            if let Err(e) = sim.checkpoint() {
+                tracing::warn!(error = %e, "cannot checkpoint the simulator's world");
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "the checkpoint did not finish");
         }
     }
 }

@@ -154,6 +154,19 @@ pub enum TaskState {
     Cancelled,
 }
 
+impl TaskState {
+    /// Its place in `RequestInfo::progress`: queued, started, succeeded, failed, cancelled.
+    pub fn index(self) -> usize {
+        match self {
+            TaskState::Queued => 0,
+            TaskState::Started => 1,
+            TaskState::Succeeded => 2,
+            TaskState::Failed => 3,
+            TaskState::Cancelled => 4,
+        }
+    }
+}
+
 /// A transition the journal refuses: a store that yields one is corrupt, or a caller is buggy.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("illegal transition of task {task}: {from:?} -> {event}")]
@@ -264,6 +277,10 @@ pub struct RequestInfo {
     pub result: Option<String>,
     pub message: Option<String>,
     pub details: Option<String>,
+    /// How many of `tasks` are in each state (`TaskState::index`), kept as records are
+    /// applied, so that a poll of a request reads them without visiting its tasks. Tasks of the
+    /// request the journal has not seen queued yet are not counted.
+    pub progress: [u64; 5],
 }
 
 /// Everything derived from the journal.
@@ -279,6 +296,8 @@ pub struct Journal {
     /// The operator requests, by id; `request_order` lists them as they were queued.
     pub requests: HashMap<String, RequestInfo>,
     pub request_order: Vec<String>,
+    /// The requests each task is part of (for their `progress`).
+    task_requests: HashMap<TaskId, Vec<String>>,
 }
 
 impl Journal {
@@ -322,6 +341,7 @@ impl Journal {
                         result: None,
                         message: None,
                         details: None,
+                        progress: [0; 5],
                     },
                 );
             }
@@ -338,9 +358,26 @@ impl Journal {
                 q.started_ms = Some(r.at_ms);
                 // A resumed request keeps the tasks of its earlier starts (their results are
                 // part of it) and adds the new ones.
-                let known: std::collections::HashSet<TaskId> = q.tasks.iter().cloned().collect();
-                q.tasks
-                    .extend(tasks.iter().filter(|t| !known.contains(*t)).cloned());
+                let mut known: std::collections::HashSet<TaskId> =
+                    q.tasks.iter().cloned().collect();
+                let new: Vec<TaskId> = tasks
+                    .iter()
+                    .filter(|t| known.insert((*t).clone()))
+                    .cloned()
+                    .collect();
+                let mut progress = q.progress;
+                for t in &new {
+                    if let Some(info) = self.tasks.get(t) {
+                        progress[info.state.index()] += 1;
+                    }
+                    self.task_requests
+                        .entry(t.clone())
+                        .or_default()
+                        .push(request.clone());
+                }
+                let q = self.request_mut(request)?;
+                q.progress = progress;
+                q.tasks.extend(new);
             }
             Event::RequestCancelRequested { request, by } => {
                 let q = self.request_mut(request)?;
@@ -374,6 +411,7 @@ impl Journal {
             Event::TaskQueued { task, kind, node } => {
                 let from = self.tasks.get(task).map(|t| t.state);
                 transition(task, from, &r.event)?;
+                self.count(task, from, TaskState::Queued);
                 let t = self.tasks.entry(task.clone()).or_insert_with(|| TaskInfo {
                     id: task.clone(),
                     kind: *kind,
@@ -399,7 +437,12 @@ impl Journal {
                     .tasks
                     .get_mut(task)
                     .ok_or_else(|| ReplayError::Unknown(task.clone()))?;
-                t.state = transition(task, Some(t.state), &r.event)?;
+                let from = t.state;
+                t.state = transition(task, Some(from), &r.event)?;
+                let to = t.state;
+                // The borrow of `t` ends for the count and is taken again.
+                self.count(task, Some(from), to);
+                let t = self.tasks.get_mut(task).expect("present above");
                 let tracked = t.node.clone().filter(|_| changes_machine(t.kind));
                 match &r.event {
                     Event::TaskStarted { .. } => {
@@ -500,6 +543,21 @@ impl Journal {
             Event::SitePrepared { snapshot } => self.site = Some(snapshot.clone()),
         }
         Ok(())
+    }
+
+    /// Move `task` from state `from` to `to` in the progress of every request it is part of.
+    fn count(&mut self, task: &TaskId, from: Option<TaskState>, to: TaskState) {
+        if from == Some(to) {
+            return;
+        }
+        for id in self.task_requests.get(task).into_iter().flatten() {
+            if let Some(q) = self.requests.get_mut(id) {
+                if let Some(f) = from {
+                    q.progress[f.index()] -= 1;
+                }
+                q.progress[to.index()] += 1;
+            }
+        }
     }
 
     fn request_mut(&mut self, id: &str) -> Result<&mut RequestInfo, ReplayError> {
@@ -721,6 +779,189 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(j.epoch, 1);
+    }
+
+    fn request(id: &str) -> Event {
+        Event::RequestQueued {
+            request: id.into(),
+            action: "deploy_nodes".into(),
+            params: "{}".into(),
+            by: "ops".into(),
+        }
+    }
+
+    #[test]
+    fn requests_replay_with_their_legal_transitions() {
+        let started = |tasks: &[&str]| Event::RequestStarted {
+            request: "r".into(),
+            tasks: tasks.iter().map(|s| t(s)).collect(),
+        };
+        let finished = Event::RequestFinished {
+            request: "r".into(),
+            result: "success".into(),
+            message: "done".into(),
+            details: "{}".into(),
+        };
+        // Started twice (resumed by a new leader): the tasks of both starts are kept.
+        let j = Journal::replay([
+            rec(1, request("r")),
+            rec(1, started(&["a", "b"])),
+            rec(
+                1,
+                Event::RequestCancelRequested {
+                    request: "r".into(),
+                    by: "ops".into(),
+                },
+            ),
+            rec(2, started(&["b", "c"])),
+            rec(2, finished.clone()),
+        ])
+        .unwrap();
+        let r = &j.requests["r"];
+        assert_eq!(r.state, RequestState::Finished);
+        assert_eq!(r.tasks, vec![t("a"), t("b"), t("c")]);
+        assert_eq!(r.cancel_requested.as_deref(), Some("ops"));
+        assert_eq!(j.request_order, vec!["r".to_string()]);
+        // Queued twice, finished twice, started after finishing, unknown: refused.
+        for bad in [
+            vec![rec(1, request("r")), rec(1, request("r"))],
+            vec![
+                rec(1, request("r")),
+                rec(1, finished.clone()),
+                rec(1, finished.clone()),
+            ],
+            vec![
+                rec(1, request("r")),
+                rec(1, finished.clone()),
+                rec(1, started(&[])),
+            ],
+            vec![rec(1, started(&[]))],
+        ] {
+            assert!(matches!(
+                Journal::replay(bad),
+                Err(ReplayError::Request(..))
+            ));
+        }
+        // Version 1 records are read as they are.
+        let mut old = rec(
+            1,
+            Event::TaskQueued {
+                task: t("a"),
+                kind: TaskKind::VerifySite,
+                node: None,
+            },
+        );
+        old.v = 1;
+        assert!(Journal::replay([old]).is_ok());
+    }
+
+    #[test]
+    fn request_progress_counts_follow_their_tasks() {
+        let queued = |id: &str| Event::TaskQueued {
+            task: t(id),
+            kind: TaskKind::VerifyNode,
+            node: Some("n1".into()),
+        };
+        let started = |r: &str, tasks: &[&str]| Event::RequestStarted {
+            request: r.into(),
+            tasks: tasks.iter().map(|s| t(s)).collect(),
+        };
+        let records = vec![
+            rec(1, queued("a")),
+            rec(1, request("r")),
+            // A listed twice counts once; c is never queued.
+            rec(1, started("r", &["a", "b", "a", "c"])),
+            rec(1, queued("b")),
+            rec(1, Event::TaskStarted { task: t("a") }),
+            rec(
+                1,
+                Event::TaskSucceeded {
+                    task: t("a"),
+                    output: None,
+                },
+            ),
+            rec(1, Event::TaskStarted { task: t("b") }),
+            rec(
+                1,
+                Event::TaskFailed {
+                    task: t("b"),
+                    step: "s".into(),
+                    error: "e".into(),
+                    permanent: false,
+                },
+            ),
+            // A second request shares b, which is queued again.
+            rec(2, request("r2")),
+            rec(2, started("r2", &["b"])),
+            rec(2, queued("b")),
+            rec(2, Event::TaskStarted { task: t("b") }),
+            rec(2, Event::TaskCancelled { task: t("b") }),
+        ];
+        // After every record, the kept counts are the counts of a visit of the tasks.
+        let mut j = Journal::default();
+        for r in &records {
+            j.apply(r).unwrap();
+            for q in j.requests.values() {
+                let mut visit = [0u64; 5];
+                let mut seen = std::collections::HashSet::new();
+                for id in q.tasks.iter().filter(|id| seen.insert(*id)) {
+                    if let Some(info) = j.tasks.get(id) {
+                        visit[info.state.index()] += 1;
+                    }
+                }
+                assert_eq!(q.progress, visit, "{} after {:?}", q.id, r.event);
+            }
+        }
+        assert_eq!(j.requests["r"].tasks, vec![t("a"), t("b"), t("c")]);
+        assert_eq!(j.requests["r"].progress, [0, 0, 1, 0, 1]);
+        assert_eq!(j.requests["r2"].progress, [0, 0, 0, 0, 1]);
+    }
+
+    #[derive(Default)]
+    struct Mem(std::sync::Mutex<Vec<Record>>);
+
+    #[async_trait::async_trait]
+    impl StateStore for Mem {
+        fn append(&self, r: &Record) -> Result<u64, StoreError> {
+            let mut v = self.0.lock().unwrap();
+            v.push(r.clone());
+            Ok(v.len() as u64 - 1)
+        }
+        async fn sync(&self) -> Result<(), StoreError> {
+            tokio::task::yield_now().await;
+            Ok(())
+        }
+        fn records(&self) -> Result<Vec<Record>, StoreError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tee_tells_every_durable_record_once_in_order() {
+        let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = told.clone();
+        let tee = std::sync::Arc::new(Tee::new(
+            std::sync::Arc::new(Mem::default()),
+            Box::new(move |rs| sink.lock().unwrap().extend(rs)),
+        ));
+        // Appended, not synced: not told.
+        tee.append(&rec(0, request("x"))).unwrap();
+        assert!(told.lock().unwrap().is_empty());
+        let mut jobs = Vec::new();
+        for i in 1..=100u64 {
+            let tee = tee.clone();
+            jobs.push(tokio::spawn(async move {
+                tee.append(&rec(i, request(&format!("r{i}")))).unwrap();
+                tee.sync().await.unwrap();
+            }));
+        }
+        for j in jobs {
+            j.await.unwrap();
+        }
+        let told = told.lock().unwrap();
+        assert_eq!(told.len(), 101);
+        // In the store's order.
+        assert_eq!(*told, tee.records().unwrap());
     }
 
     #[test]

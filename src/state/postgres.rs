@@ -132,25 +132,25 @@ pub async fn connect(url: &str) -> Result<Client, StoreError> {
 
 /// Apply the migrations the database lacks; returns the schema version it is at.
 pub async fn migrate(client: &Client) -> Result<i32, StoreError> {
-    // One advisory lock for every drydock instance: two starting at once apply each migration
-    // once. The lock is taken inside each transaction, so it is released with it.
-    client
+    // One advisory lock for every drydock instance: two starting at once create the schema
+    // table and apply each migration once (CREATE TABLE IF NOT EXISTS alone is not safe
+    // against a concurrent creation). The lock is taken inside each transaction, so it is
+    // released with it.
+    let created = client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS drydock_schema (
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(7318390001);
+             CREATE TABLE IF NOT EXISTS drydock_schema (
                  version integer PRIMARY KEY,
                  description text NOT NULL,
-                 applied_at timestamptz NOT NULL DEFAULT now())",
+                 applied_at timestamptz NOT NULL DEFAULT now());
+             COMMIT",
         )
-        .await
-        .or_else(|e| {
-            // Two instances creating the table at once: one fails on the catalogue's unique
-            // index, and the table exists.
-            if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-                Ok(())
-            } else {
-                Err(db_error("cannot create the schema table", e))
-            }
-        })?;
+        .await;
+    if let Err(e) = created {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(db_error("cannot create the schema table", e));
+    }
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     let mut at = 0;
     for (version, description, sql) in MIGRATIONS {
@@ -247,6 +247,10 @@ pub struct PgStore {
     /// Every record, as the writer knows them (what `records` returns).
     mirror: Mutex<Vec<Record>>,
     flush: tokio::sync::Mutex<()>,
+    /// Set when a write failed: the records of that batch are lost, so later ones would
+    /// leave a gap. The store refuses everything after it; opening it again starts from what
+    /// the database holds.
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl PgStore {
@@ -271,11 +275,21 @@ impl PgStore {
             }),
             mirror: Mutex::new(records),
             flush: tokio::sync::Mutex::new(()),
+            broken: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     pub fn token(&self) -> u64 {
         self.token as u64
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(StoreError::Io(
+                "an earlier write to the journal failed; the journal must be opened again (restart drydock)".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn write(&self, batch: Pending) -> Result<(), StoreError> {
@@ -294,6 +308,7 @@ impl PgStore {
 #[async_trait::async_trait]
 impl StateStore for PgStore {
     fn append(&self, record: &Record) -> Result<u64, StoreError> {
+        self.check()?;
         let text = serde_json::to_string(record).expect("plain data serializes");
         // The sequence number is taken under the buffer's lock, so the buffer is in order.
         let mut p = self.pending.lock().expect("pending lock");
@@ -311,6 +326,7 @@ impl StateStore for PgStore {
     async fn sync(&self) -> Result<(), StoreError> {
         let target = self.next.load(Ordering::SeqCst);
         let _g = self.flush.lock().await;
+        self.check()?;
         if self.durable.load(Ordering::SeqCst) >= target {
             // Someone else's flush carried our records.
             return Ok(());
@@ -328,7 +344,10 @@ impl StateStore for PgStore {
         };
         // On an error the batch is gone from the buffer: the executor stops at a failed sync,
         // and a rerun starts from what the database holds.
-        self.write(batch).await?;
+        if let Err(e) = self.write(batch).await {
+            self.broken.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
         self.durable.store(last as u64 + 1, Ordering::SeqCst);
         Ok(())
     }
