@@ -208,10 +208,14 @@ fn main() {
         );
         println!(
             "  polls over 50 ms by second of the run: {}",
-            slow.iter()
-                .map(|(s, n)| format!("{s}s:{n}"))
-                .collect::<Vec<_>>()
-                .join(" ")
+            if slow.is_empty() {
+                "none".to_string()
+            } else {
+                slow.iter()
+                    .map(|(s, n)| format!("{s}s:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
         );
         alone.push(a);
         loaded.push(l);
