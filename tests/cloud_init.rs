@@ -82,7 +82,11 @@ fn schema_check(file: &Path) -> (bool, String) {
         .unwrap_or_else(|e| panic!("cloud-init is not installed ({e}): run ./scripts/test.sh (scripts/install-netboot.sh installs it)"));
     (
         out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -91,8 +95,9 @@ fn generated_user_data_passes_cloud_init_schema() {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir(d.path().join("design")).unwrap();
     std::fs::write(d.path().join("design/site.yaml"), DESIGN).unwrap();
-    let loaded = drydock::cli::session::load(&[d.path().join("design")], drydock::cli::ColorChoice::Never)
-        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let loaded =
+        drydock::cli::session::load(&[d.path().join("design")], drydock::cli::ColorChoice::Never)
+            .unwrap_or_else(|e| panic!("{}", e.render()));
     let (_, nodes) = drydock::cli::serve::specs(&loaded.site);
     let n = &nodes[0];
     let cx = ActionContext {
@@ -101,31 +106,63 @@ fn generated_user_data_passes_cloud_init_schema() {
         action_id: "x".into(),
         design_ref: "d".into(),
     };
-    let actions: Vec<_> = n.boot_actions.iter().map(|a| (a.as_ref(), cx.clone())).collect();
+    let actions: Vec<_> = n
+        .boot_actions
+        .iter()
+        .map(|a| (a.as_ref(), cx.clone()))
+        .collect();
 
     let ud = cloudinit::user_data(n, &actions).unwrap();
-    assert!(ud.contains("hello.service") && ud.contains("mirror.example"), "{ud}");
+    assert!(
+        ud.contains("hello.service") && ud.contains("mirror.example"),
+        "{ud}"
+    );
     let f = d.path().join("user-data");
     std::fs::write(&f, &ud).unwrap();
     let (ok, msg) = schema_check(&f);
     assert!(ok, "user-data fails cloud-init schema: {msg}\n{ud}");
 
-    let auto = cloudinit::autoinstall(n, &actions, "http://10.91.0.1:8081/api/v1/agent/n1/done", "tok").unwrap();
+    let auto = cloudinit::autoinstall(
+        n,
+        &actions,
+        "http://10.91.0.1:8081/api/v1/agent/n1/done",
+        "tok",
+    )
+    .unwrap();
     let f = d.path().join("autoinstall");
     std::fs::write(&f, &auto).unwrap();
     let (ok, msg) = schema_check(&f);
-    assert!(ok, "autoinstall user-data fails cloud-init schema: {msg}\n{auto}");
-    let v: serde_json::Value = serde_json::from_str(auto.trim_start_matches("#cloud-config\n")).unwrap();
+    assert!(
+        ok,
+        "autoinstall user-data fails cloud-init schema: {msg}\n{auto}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(auto.trim_start_matches("#cloud-config\n")).unwrap();
     let inner = format!("#cloud-config\n{}\n", v["autoinstall"]["user-data"]);
     let f = d.path().join("autoinstall-user-data");
     std::fs::write(&f, &inner).unwrap();
     let (ok, msg) = schema_check(&f);
-    assert!(ok, "the autoinstall's user-data fails cloud-init schema: {msg}\n{inner}");
+    assert!(
+        ok,
+        "the autoinstall's user-data fails cloud-init schema: {msg}\n{inner}"
+    );
     let storage = v["autoinstall"]["storage"]["config"].as_array().unwrap();
-    assert!(storage.iter().any(|a| a["type"] == "lvm_volgroup" && a["name"] == "data"), "{auto}");
+    assert!(
+        storage
+            .iter()
+            .any(|a| a["type"] == "lvm_volgroup" && a["name"] == "data"),
+        "{auto}"
+    );
 
     // The check can fail: a document with a wrongly typed field is rejected.
     let f = d.path().join("broken");
-    std::fs::write(&f, "#cloud-config\n{\"write_files\": [{\"permissions\": 644}]}\n").unwrap();
-    assert!(!schema_check(&f).0, "cloud-init schema accepted a broken document");
+    std::fs::write(
+        &f,
+        "#cloud-config\n{\"write_files\": [{\"permissions\": 644}]}\n",
+    )
+    .unwrap();
+    assert!(
+        !schema_check(&f).0,
+        "cloud-init schema accepted a broken document"
+    );
 }

@@ -381,6 +381,10 @@ fn execute_plan(
     let s = &planned.session;
     let sim = s.sim.clone();
     let pxe = pa.provisioner.provisioner == session::ProvisionerKind::Pxe;
+    let maas = match pa.provisioner.provisioner {
+        session::ProvisionerKind::Maas => Some(pa.provisioner.maas()?),
+        _ => None,
+    };
     let bmc = match (ra.bmc, pxe) {
         (Some(BmcMode::Simulated), true) => {
             return Err(CliError::new(
@@ -427,8 +431,27 @@ fn execute_plan(
     } else {
         None
     };
-    let drivers = match &boot {
-        Some(b) => {
+    let drivers = match (&boot, maas) {
+        // MAAS drives the machines' power and boot itself.
+        (_, Some(m)) => {
+            let mut oob: HashMap<crate::driver::OobKind, Arc<dyn crate::driver::OobDriver>> =
+                HashMap::new();
+            for k in [
+                crate::driver::OobKind::Ipmi,
+                crate::driver::OobKind::Redfish,
+                crate::driver::OobKind::Libvirt,
+                crate::driver::OobKind::Manual,
+            ] {
+                oob.insert(k, m.clone());
+            }
+            Drivers {
+                provisioner: m.clone(),
+                site: m.clone(),
+                oob,
+                default_oob: m,
+            }
+        }
+        (Some(b), None) => {
             let manual: Arc<dyn crate::driver::OobDriver> = Arc::new(crate::driver::manual::Manual);
             let p = Arc::new(crate::driver::pxe::Pxe::new(
                 b.service.state.clone(),
@@ -443,7 +466,7 @@ fn execute_plan(
                 default_oob: manual,
             }
         }
-        None => Drivers {
+        (None, None) => Drivers {
             provisioner: sim.clone(),
             site: sim.clone(),
             oob,

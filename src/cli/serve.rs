@@ -144,6 +144,7 @@ pub fn run(a: Args) -> CliResult {
     let prov = ProvisionerArgs {
         provisioner: session::ProvisionerKind::Pxe,
         boot_config: Some(a.boot_config.clone()),
+        ..Default::default()
     };
     let config = prov.boot_config()?;
     let load = |color| session::load_for(&a.paths, &a.design, color, config.catalog());

@@ -83,6 +83,8 @@ pub enum ProvisionerKind {
     Sim,
     /// drydock itself: its boot service (dnsmasq, iPXE, HTTP) and the nodes' BMCs.
     Pxe,
+    /// A MAAS region (--maas-url, --maas-key), which also drives the machines' power.
+    Maas,
 }
 
 /// `--provisioner` and `--boot-config`, shared by plan, apply, destroy and status.
@@ -96,6 +98,27 @@ pub struct ProvisionerArgs {
     /// the provisioner")
     #[arg(long, value_name = "FILE", env = "DRYDOCK_BOOT_CONFIG")]
     pub boot_config: Option<PathBuf>,
+    /// The MAAS URL, e.g. http://HOST:5240/MAAS (--provisioner maas)
+    #[arg(long, value_name = "URL", env = "DRYDOCK_MAAS_URL")]
+    pub maas_url: Option<String>,
+    /// The MAAS API key (consumer:token:secret) as a reference: env:NAME or file:PATH, never
+    /// the key itself
+    #[arg(long, value_name = "REF", env = "DRYDOCK_MAAS_KEY")]
+    pub maas_key: Option<String>,
+    /// How often a waiting MAAS step polls (one machine list per interval for all nodes)
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 5000,
+        env = "DRYDOCK_MAAS_POLL_MS"
+    )]
+    pub maas_poll_ms: u64,
+    /// CA bundle (PEM) for the MAAS URL's certificate (https)
+    #[arg(long, value_name = "FILE")]
+    pub maas_ca_bundle: Option<PathBuf>,
+    /// Do not verify the MAAS certificate (warned about)
+    #[arg(long)]
+    pub maas_insecure: bool,
 }
 
 impl ProvisionerArgs {
@@ -115,11 +138,57 @@ impl ProvisionerArgs {
         })
     }
 
+    /// The MAAS driver's settings; an error when the URL or the key is missing.
+    pub fn maas_options(&self) -> Result<crate::driver::maas::MaasOptions, CliError> {
+        let (Some(url), Some(key)) = (&self.maas_url, &self.maas_key) else {
+            return Err(CliError::new(
+                "--provisioner maas needs the MAAS URL and API key",
+                "pass --maas-url http://HOST:5240/MAAS --maas-key env:NAME (or file:PATH) naming the consumer:token:secret key",
+            ));
+        };
+        let key = crate::vocab::Secret::new(key.clone());
+        if key.reference().is_none() {
+            return Err(CliError::new(
+                "--maas-key must be a reference (env:NAME or file:PATH), not the key itself",
+                "put the key in an environment variable or a file readable only by you, and pass env:NAME or file:PATH",
+            ));
+        }
+        let mut o = crate::driver::maas::MaasOptions::new(url, key);
+        o.poll = std::time::Duration::from_millis(self.maas_poll_ms.max(1));
+        o.client.ca_bundle = self.maas_ca_bundle.clone();
+        o.client.insecure = self.maas_insecure;
+        Ok(o)
+    }
+
+    /// The MAAS driver (for `--provisioner maas`).
+    pub fn maas(&self) -> Result<Arc<crate::driver::maas::Maas>, CliError> {
+        let o = self.maas_options()?;
+        crate::driver::maas::Maas::new(o).map(Arc::new).map_err(|e| {
+            CliError::new(
+                e,
+                "check --maas-url and --maas-key (the reference must name the consumer:token:secret key)",
+            )
+        })
+    }
+
     /// The images and kernels the provisioner offers (rule DD3001).
     pub fn catalog(&self) -> Result<crate::vocab::Catalog, CliError> {
         Ok(match self.provisioner {
             ProvisionerKind::Sim => Simulator::catalog(),
             ProvisionerKind::Pxe => self.boot_config()?.catalog(),
+            ProvisionerKind::Maas => {
+                let maas = self.maas()?;
+                // On a thread of its own: callers may or may not be inside a runtime.
+                let got = std::thread::spawn(move || runtime(false).block_on(maas.catalog()))
+                    .join()
+                    .map_err(|_| CliError::new("reading the MAAS catalogue failed", "retry"))?;
+                got.map_err(|e| {
+                    CliError::new(
+                        format!("cannot read MAAS's boot resources: {e}"),
+                        "check that MAAS answers at --maas-url and that the key is an admin's",
+                    )
+                })?
+            }
         })
     }
 
@@ -134,6 +203,7 @@ impl ProvisionerArgs {
                 crate::driver::pxe::Pxe::observer(state_dir)
                     .map_err(|e| store_error_text(state_dir, e))?,
             )),
+            ProvisionerKind::Maas => Some(self.maas()?),
         })
     }
 }
