@@ -606,8 +606,7 @@ impl World {
         let mut next_ids = self.next_id;
         for (m, f) in self.machines.iter_mut().zip(faults) {
             let _ = &series;
-            loop {
-                let Some(p) = m.pending.clone() else { break };
+            while let Some(p) = m.pending.clone() {
                 match p {
                     Pending::Revert { at, back, event } if at <= now => {
                         m.status = back;
@@ -2672,7 +2671,7 @@ fn interfaces(w: &mut World, method: &Method, op: Option<&str>, sid: &str, p: &F
             if m.interfaces.iter().any(|x| x.name == name) {
                 return Err(form_err(
                     "name",
-                    format!("Interface with this Node and Name already exists."),
+                    "Interface with this Node and Name already exists.".to_string(),
                 ));
             }
             let modes = [
@@ -2796,16 +2795,14 @@ fn interfaces(w: &mut World, method: &Method, op: Option<&str>, sid: &str, p: &F
             if pfabric != Some(vlan.fabric) {
                 return Err(form_err(
                     "vlan",
-                    format!(
-                        "A VLAN interface can only belong to a tagged VLAN on the same fabric as its parent interface."
-                    ),
+                    "A VLAN interface can only belong to a tagged VLAN on the same fabric as its parent interface.",
                 ));
             }
             let name = format!("{}.{}", par.name, vlan.vid);
             if m.interfaces.iter().any(|x| x.name == name) {
                 return Err(form_err(
                     "__all__",
-                    format!("Interface with this Node and Name already exists."),
+                    "Interface with this Node and Name already exists.".to_string(),
                 ));
             }
             let mtu = mtu_param(p)?;
@@ -3054,10 +3051,8 @@ fn interface(w: &mut World, method: &Method, op: Option<&str>, sid: &str, id: &s
                     x.vlan = Some(s.vlan);
                 }
             }
-            x.links.retain(|l| {
-                !(l.mode == "link_up" && l.subnet.is_none())
-                    && !(l.mode == "dhcp" && l.subnet.is_none())
-            });
+            x.links
+                .retain(|l| !((l.mode == "link_up" || l.mode == "dhcp") && l.subnet.is_none()));
             x.links.push(Link {
                 id: lid,
                 mode,
@@ -3126,10 +3121,10 @@ fn parse_size(s: &str) -> Option<u64> {
         Some((i, _)) => {
             let m = match s[i..].to_ascii_uppercase().trim_end_matches('B') {
                 "K" => 1000u64,
-                "M" => 1000_000,
-                "G" => 1000_000_000,
-                "T" => 1000_000_000_000,
-                "P" => 1000_000_000_000_000,
+                "M" => 1_000_000,
+                "G" => 1_000_000_000,
+                "T" => 1_000_000_000_000,
+                "P" => 1_000_000_000_000_000,
                 _ => return None,
             };
             (&s[..i], m)
