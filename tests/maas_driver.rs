@@ -592,12 +592,26 @@ fn prepare_site_is_idempotent_minimal_and_leaves_foreign_objects() {
     );
 }
 
-#[test]
-fn commissioning_faults_fail_with_maas_reasons_and_a_rerun_recovers() {
+/// A fake, the demo's specs and a driver that ran PrepareSite.
+fn lab() -> (Running, Vec<Arc<NodeSpec>>, Maas) {
     let f = start(ClockMode::Manual);
     let (site, nodes) = specs();
     let m = driver(&f);
     f.rt().block_on(prepare(&m, &site));
+    (f, nodes, m)
+}
+
+/// The node, commissioned and configured (networking, storage, platform).
+fn configured(f: &Running, m: &Maas, nodes: &[Arc<NodeSpec>], name: &str) -> Arc<NodeSpec> {
+    let n = nodes.iter().find(|n| n.name == name).unwrap().clone();
+    f.rt().block_on(to_ready(f, m, &n)).unwrap();
+    f.rt().block_on(configure(m, &n));
+    n
+}
+
+#[test]
+fn commissioning_faults_fail_with_maas_reasons_and_a_rerun_recovers() {
+    let (f, nodes, m) = lab();
     let a01 = nodes.iter().find(|n| n.name == "node-a01").unwrap();
     let a02 = nodes.iter().find(|n| n.name == "node-a02").unwrap();
     f.set_faults(
@@ -637,13 +651,8 @@ fn commissioning_faults_fail_with_maas_reasons_and_a_rerun_recovers() {
 
 #[test]
 fn a_deploy_that_never_signals_times_out_and_the_rerun_releases_and_deploys() {
-    let f = start(ClockMode::Manual);
-    let (site, nodes) = specs();
-    let m = driver(&f);
-    f.rt().block_on(prepare(&m, &site));
-    let n = nodes.iter().find(|n| n.name == "node-b01").unwrap();
-    f.rt().block_on(to_ready(&f, &m, n)).unwrap();
-    f.rt().block_on(configure(&m, n));
+    let (f, nodes, m) = lab();
+    let n = &configured(&f, &m, &nodes, "node-b01");
     f.set_faults(
         "node-b01",
         Faults {
@@ -698,13 +707,8 @@ fn a_deploy_that_never_signals_times_out_and_the_rerun_releases_and_deploys() {
 
 #[test]
 fn a_bmc_failure_during_deploy_fails_the_node_with_the_event() {
-    let f = start(ClockMode::Manual);
-    let (site, nodes) = specs();
-    let m = driver(&f);
-    f.rt().block_on(prepare(&m, &site));
-    let n = nodes.iter().find(|n| n.name == "node-c01").unwrap();
-    f.rt().block_on(to_ready(&f, &m, n)).unwrap();
-    f.rt().block_on(configure(&m, n));
+    let (f, nodes, m) = lab();
+    let n = &configured(&f, &m, &nodes, "node-c01");
     f.set_faults(
         "node-c01",
         Faults {
@@ -725,10 +729,7 @@ fn a_bmc_failure_during_deploy_fails_the_node_with_the_event() {
 
 #[test]
 fn a_503_with_retry_after_is_retried_and_the_key_is_never_shown() {
-    let f = start(ClockMode::Manual);
-    let (site, nodes) = specs();
-    let m = driver(&f);
-    f.rt().block_on(prepare(&m, &site));
+    let (f, nodes, m) = lab();
     let n = nodes.iter().find(|n| n.name == "node-a03").unwrap();
     f.rt().block_on(m.identify(n)).unwrap();
     f.set_faults(
@@ -778,5 +779,4 @@ fn a_503_with_retry_after_is_retried_and_the_key_is_never_shown() {
     let lit = Maas::new(MaasOptions::new(&f.url(), Secret::new(KEY)));
     assert!(lit.is_err());
     assert!(!lit.err().unwrap().to_string().contains(SECRET));
-    let _ = site;
 }

@@ -121,6 +121,15 @@ pub(crate) fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
+/// A JSON array of strings, collected.
+pub(crate) fn strings<C: FromIterator<String>>(v: &Value) -> C {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| s(x).to_string())
+        .collect()
+}
+
 pub(crate) fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
 }
@@ -436,12 +445,7 @@ impl Maas {
             self.ensure_tag(&t, Some(&cmdline)).await?;
             want.push(t);
         }
-        let have: BTreeSet<String> = m["tag_names"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|t| s(t).to_string())
-            .collect();
+        let have: BTreeSet<String> = strings(&m["tag_names"]);
         for t in &want {
             if !have.contains(t) {
                 self.ensure_tag(t, None).await?;

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::client::Client;
-use super::{Maas, kv, s, u};
+use super::{Maas, kv, s, strings, u};
 use crate::driver::{DriverError, DriverResult, NodeSpec, SiteSpec};
 use crate::spec::AddressMethod;
 use crate::spec::NetworkSpec;
@@ -258,12 +258,7 @@ pub async fn prepare_site(maas: &Maas, site: &SiteSpec) -> DriverResult<()> {
                 if sn["gateway_ip"].as_str().map(str::to_string) != gw {
                     f.push(kv("gateway_ip", gw.clone().unwrap_or_default()));
                 }
-                let dns: Vec<String> = sn["dns_servers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|d| s(d).to_string())
-                    .collect();
+                let dns: Vec<String> = strings(&sn["dns_servers"]);
                 if dns != n.dns_servers {
                     if n.dns_servers.is_empty() {
                         f.push(kv("dns_servers", ""));
@@ -393,13 +388,7 @@ pub async fn prepare_credentials(maas: &Maas, site: &SiteSpec) -> DriverResult<(
     let repos: Vec<Value> = repos.as_array().cloned().unwrap_or_default();
     for r in &site.repositories {
         let Some(url) = &r.url else { continue };
-        let list = |v: &Value| -> Vec<String> {
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .map(|x| s(x).to_string())
-                .collect()
-        };
+        let list = |v: &Value| -> Vec<String> { strings(v) };
         let mut f = vec![kv("url", url)];
         let mut push_list = |k: &str, v: &[String]| {
             if v.is_empty() {
@@ -530,12 +519,7 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
                 .cloned();
             let existing = match existing {
                 Some(b) => {
-                    let parents: BTreeSet<String> = b["parents"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|p| s(p).to_string())
-                        .collect();
+                    let parents: BTreeSet<String> = strings(&b["parents"]);
                     if parents == want_parents {
                         Some(b)
                     } else {
