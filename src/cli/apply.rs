@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// Nodes of one rack worked on at once [default: 8]
     #[arg(long, value_name = "N")]
     pub rack_concurrency: Option<usize>,
-    /// Retries of a transient error per step [default: 5]
+    /// Retries of a transient error per step; 0 retries forever, with the capped backoff
+    /// [default: 5]
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
     /// Stop starting new nodes after N node failures

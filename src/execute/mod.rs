@@ -41,7 +41,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Nodes of one rack worked on at once (a rack's switches and power feed are shared).
     pub rack_concurrency: usize,
-    /// Retries of a transient error, per step.
+    /// Retries of a transient error, per step; 0 retries forever (bounded by the step's
+    /// timeout).
     pub retries: u32,
     pub backoff: Backoff,
     /// Step timeouts overriding the plan's.

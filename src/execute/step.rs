@@ -41,8 +41,10 @@ pub(super) async fn run(
                     });
                 }
                 Err(DriverError::Transient(e)) => {
-                    retries += 1;
-                    if retries > inner.settings.retries {
+                    retries = retries.saturating_add(1);
+                    // 0 retries means "retry forever" (the MAAS SDK's policy), with the capped
+                    // backoff; the step's timeout still bounds it.
+                    if inner.settings.retries != 0 && retries > inner.settings.retries {
                         return Err(TaskEnd::Failed {
                             step: step.kind,
                             error: match inner.settings.retries {
