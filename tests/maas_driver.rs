@@ -47,10 +47,11 @@ fn drydock(f: &Running, state: &Path, args: &[&str]) -> assert_cmd::assert::Asse
     let mut c = assert_cmd::Command::cargo_bin("drydock").unwrap();
     c.args(args)
         .args(["--provisioner", "maas", "--maas-url", &f.url()])
-        .args(["--maas-key", "env:MAAS_TEST_KEY", "--maas-poll-ms", "10"])
-        .arg("--state")
-        .arg(state)
-        .env("MAAS_TEST_KEY", KEY)
+        .args(["--maas-key", "env:MAAS_TEST_KEY", "--maas-poll-ms", "10"]);
+    if args[0] != "validate" {
+        c.arg("--state").arg(state);
+    }
+    c.env("MAAS_TEST_KEY", KEY)
         .env("BMC_PASSWORD", BMC_PASSWORD)
         .env("BMC_PASSWORD_C01", C01_PASSWORD)
         .env_remove("DRYDOCK_PROVISIONER")
@@ -779,4 +780,140 @@ fn a_503_with_retry_after_is_retried_and_the_key_is_never_shown() {
     let lit = Maas::new(MaasOptions::new(&f.url(), Secret::new(KEY)));
     assert!(lit.is_err());
     assert!(!lit.err().unwrap().to_string().contains(SECRET));
+}
+
+#[test]
+fn polls_share_one_machine_list_per_interval() {
+    let (f, nodes, mut m) = lab();
+    let names = ["node-a01", "node-a02", "node-b01", "node-b03", "node-c02"];
+    let ns: Vec<Arc<NodeSpec>> = names
+        .iter()
+        .map(|n| configured(&f, &m, &nodes, n))
+        .collect();
+    // Polls within one interval share the list; the interval is long enough for the test.
+    m = {
+        let mut o = MaasOptions::new(&f.url(), Secret::new("env:MAAS_DRIVER_TEST_KEY"));
+        o.poll = Duration::from_millis(50);
+        Maas::new(o).unwrap()
+    };
+    f.rt().block_on(async {
+        for n in &ns {
+            assert!(matches!(
+                m.deploy(n).await.unwrap(),
+                Progress::Pending { .. }
+            ));
+        }
+        f.clear_log();
+        for _ in 0..4 {
+            for n in &ns {
+                assert!(matches!(
+                    m.deploy(n).await.unwrap(),
+                    Progress::Pending { .. }
+                ));
+            }
+        }
+        let lists = |f: &Running| {
+            f.requests()
+                .iter()
+                .filter(|r| r.method == "GET" && r.path == "/MAAS/api/2.0/machines/")
+                .count()
+        };
+        let requests = f.requests().len();
+        assert!(
+            requests <= 1,
+            "20 polls of 5 deploying machines sent {requests} requests"
+        );
+        // The next interval: one list for all five.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        f.clear_log();
+        for n in &ns {
+            m.deploy(n).await.unwrap();
+        }
+        assert_eq!(lists(&f), 1);
+        assert_eq!(f.requests().len(), 1, "{:?}", f.requests());
+        // Filtered to the design's machines, by hostname.
+        let q = &f.requests()[0].query;
+        for n in names {
+            assert!(q.contains(&format!("hostname={n}")), "{q}");
+        }
+    });
+}
+
+#[test]
+fn validate_checks_images_against_the_maas_catalogue() {
+    let f = start(ClockMode::Manual);
+    let dir = tempfile::tempdir().unwrap();
+    let design = demo_in(dir.path());
+    let a = drydock(
+        &f,
+        &dir.path().join("state"),
+        &["validate", design.to_str().unwrap()],
+    );
+    assert!(a.get_output().status.success(), "{}", out(&a));
+    // Remove focal from MAAS: DD3001 names MAAS as the source.
+    f.with(|w| w.boot_resources.retain(|r| r.name != "ubuntu/focal"));
+    let a = drydock(
+        &f,
+        &dir.path().join("state"),
+        &["validate", design.to_str().unwrap()],
+    );
+    let text = out(&a);
+    assert!(!a.get_output().status.success(), "{text}");
+    assert!(text.contains("DD3001"), "{text}");
+    assert!(
+        text.contains(&format!("not offered by the MAAS at {}", f.url())),
+        "{text}"
+    );
+    no_secrets(&text);
+}
+
+#[test]
+fn retries_0_retries_forever_and_a_finite_budget_gives_up() {
+    let f = start(ClockMode::Scaled(4000.0));
+    let dir = tempfile::tempdir().unwrap();
+    let design = demo_in(dir.path());
+    let config = dir.path().join("run.yaml");
+    std::fs::write(&config, "backoff_base_ms: 1\nbackoff_cap_ms: 2\n").unwrap();
+    let d = design.to_str().unwrap();
+    let c = config.to_str().unwrap();
+    // MAAS answers 503 to the next 40 requests about node-a01 (the client retries each call
+    // 3 times: 4 answers per call).
+    let busy = || Faults {
+        unavailable: 40,
+        retry_after_secs: 0,
+        ..Default::default()
+    };
+    f.set_faults("node-a01", busy());
+    let state = dir.path().join("state");
+    let run = |retries: &str| {
+        drydock(
+            &f,
+            &state,
+            &[
+                "apply",
+                d,
+                "--auto-approve",
+                "--progress",
+                "plain",
+                "--config",
+                c,
+                "--retries",
+                retries,
+            ],
+        )
+    };
+    let a = run("1");
+    let text = out(&a);
+    assert!(!a.get_output().status.success(), "{text}");
+    assert!(text.contains("gave up after 1 retry"), "{text}");
+    assert!(
+        text.contains("503 No rack controllers can access the BMC"),
+        "{text}"
+    );
+    f.set_faults("node-a01", busy());
+    let a = run("0");
+    let text = out(&a);
+    assert!(a.get_output().status.success(), "{text}");
+    assert_eq!(f.with(|w| w.faults["node-a01"].unavailable), 0);
+    assert_eq!(f.status_of("node-a01"), Some(St::DEPLOYED));
 }

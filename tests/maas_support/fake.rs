@@ -79,7 +79,8 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
 }
 
-/// What can go wrong with one machine (keyed by hostname or any of its MACs).
+/// What can go wrong with one machine (keyed by hostname or any of its MACs; `*` for the
+/// region: only `unavailable` applies to it).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Faults {
     /// Power actions fail after the operation was accepted: the status reverts (§8.1).
@@ -1338,6 +1339,16 @@ fn route(
         return Err(text(404, format!("Unknown API endpoint: {path}.")));
     };
     let unknown = || text(404, format!("Unknown API endpoint: {path}."));
+    // A region-wide fault (`*`): every request answers 503 while it lasts.
+    if let Some(f) = w.faults.get_mut("*")
+        && f.unavailable > 0
+    {
+        f.unavailable -= 1;
+        return Err(E::Unavailable(
+            "No rack controllers are connected".into(),
+            f.retry_after_secs,
+        ));
+    }
     // op: the query string, then the body, then a `/op-NAME` suffix.
     let mut rest = rest.to_string();
     let mut op = query
