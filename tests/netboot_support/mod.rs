@@ -100,7 +100,7 @@ fn kill_wait(target: i32, mut alive: impl FnMut() -> bool) {
 fn pid_alive(pid: i32) -> bool {
     // A zombie is gone for our purposes.
     fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
         .unwrap_or(false)
 }
 
