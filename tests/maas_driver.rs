@@ -519,7 +519,15 @@ async fn configure(m: &Maas, n: &NodeSpec) {
 #[test]
 fn prepare_site_is_idempotent_minimal_and_leaves_foreign_objects() {
     let f = start(ClockMode::Manual);
-    let (site, _) = specs();
+    let (mut site, _) = specs();
+    // A route between two of the design's networks becomes a MAAS static route.
+    let mgmt = site.networks.iter_mut().find(|n| n.name == "mgmt").unwrap();
+    mgmt.routes.push(drydock::spec::RouteSpec {
+        subnet: Some("10.22.103.0/24".into()),
+        gateway: Some("10.22.102.1".parse().unwrap()),
+        metric: Some(20),
+        ..Default::default()
+    });
     let raw = maas_support::Raw::new(f.addr);
     let a = raw.call(
         "POST",
@@ -584,8 +592,17 @@ fn prepare_site_is_idempotent_minimal_and_leaves_foreign_objects() {
         .collect();
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert_eq!(writes[0].path, format!("/MAAS/api/2.0/subnets/{id}/"));
-    // SSH keys and repositories are not duplicated either.
     let w = world(&f);
+    let routes = w["static_routes"].as_array().unwrap().clone();
+    assert_eq!(routes.len(), 1, "{routes:?}");
+    assert_eq!(
+        (
+            routes[0]["gateway_ip"].as_str(),
+            routes[0]["metric"].as_u64()
+        ),
+        (Some("10.22.102.1"), Some(20))
+    );
+    // SSH keys and repositories are not duplicated either.
     assert_eq!(w["sshkeys"].as_array().unwrap().len(), site.ssh_keys.len());
     assert_eq!(
         w["repos"].as_array().unwrap().len(),

@@ -1458,7 +1458,7 @@ fn route(
         ["ipranges"] => ipranges(w, method, op, params),
         ["ipranges", id] => iprange(w, method, op, id, params),
         ["static-routes"] => static_routes(w, method, op, params),
-        ["static-routes", id] => static_route(w, method, op, id),
+        ["static-routes", id] => static_route(w, method, op, id, params),
         ["boot-resources"] => boot_resources(w, method, op, params),
         ["tags"] => tags(w, method, op, params),
         ["tags", name] => tag(w, method, op, name, params),
@@ -4242,7 +4242,7 @@ fn static_routes(w: &mut World, method: &Method, op: Option<&str>, p: &Form) -> 
     }
 }
 
-fn static_route(w: &mut World, method: &Method, op: Option<&str>, id: &str) -> R {
+fn static_route(w: &mut World, method: &Method, op: Option<&str>, id: &str, p: &Form) -> R {
     let ri = w
         .static_routes
         .iter()
@@ -4250,6 +4250,17 @@ fn static_route(w: &mut World, method: &Method, op: Option<&str>, id: &str) -> R
         .ok_or_else(|| not_found("StaticRoute"))?;
     match (method.as_str(), op) {
         ("GET", None) => ok(route_json(w, &w.static_routes[ri])),
+        ("PUT", None) => {
+            if let Some(g) = p.get("gateway_ip") {
+                w.static_routes[ri].gateway_ip = g.into();
+            }
+            if let Some(m) = p.get("metric") {
+                w.static_routes[ri].metric = m
+                    .parse()
+                    .map_err(|_| form_err("metric", "Enter a whole number."))?;
+            }
+            ok(route_json(w, &w.static_routes[ri]))
+        }
         ("DELETE", None) => {
             w.static_routes.remove(ri);
             no_content()

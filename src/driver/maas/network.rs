@@ -352,6 +352,7 @@ pub async fn prepare_site(maas: &Maas, site: &SiteSpec) -> DriverResult<()> {
             }
         }
     }
+    changes += static_routes(c, site, &ix).await?;
     let designed: BTreeSet<&str> = site.links.iter().map(|l| l.name.as_str()).collect();
     for name in ix.fabrics.keys().filter(|f| !designed.contains(f.as_str())) {
         tracing::info!(fabric = %name, "foreign fabric (not in the design): left alone");
@@ -366,6 +367,63 @@ pub async fn prepare_site(maas: &Maas, site: &SiteSpec) -> DriverResult<()> {
     }
     tracing::info!(changes, "MAAS network template in place");
     Ok(())
+}
+
+/// The networks' routes to other subnets MAAS knows, as static routes (MAAS's static route
+/// needs its destination as a subnet: a route to anything else is logged and left to the
+/// node's network configuration). Returns how many were made or updated.
+async fn static_routes(c: &Client, site: &SiteSpec, ix: &NetIndex) -> DriverResult<usize> {
+    let have = c.get("static-routes/", None, &[]).await?;
+    let have: Vec<Value> = have.as_array().cloned().unwrap_or_default();
+    let mut changes = 0;
+    for n in &site.networks {
+        let Some(src) = n.cidr.as_ref().and_then(|c| ix.subnets.get(c)) else {
+            continue;
+        };
+        for r in &n.routes {
+            let (Some(dest), Some(gw)) = (&r.subnet, r.gateway) else {
+                continue;
+            };
+            if dest == "0.0.0.0/0" || dest == "::/0" {
+                continue;
+            }
+            let Some(dst) = ix.subnets.get(dest) else {
+                tracing::info!(network = %n.name, route = %dest, "route not laid down in MAAS: its destination is not a MAAS subnet");
+                continue;
+            };
+            let (sid, did) = (u(&src["id"]), u(&dst["id"]));
+            let metric = r.metric.unwrap_or(0).max(0) as u64;
+            let same = have
+                .iter()
+                .find(|x| u(&x["source"]["id"]) == sid && u(&x["destination"]["id"]) == did);
+            match same {
+                Some(x) if s(&x["gateway_ip"]) == gw.to_string() && u(&x["metric"]) == metric => {}
+                Some(x) => {
+                    c.put(
+                        &format!("static-routes/{}/", u(&x["id"])),
+                        &[kv("gateway_ip", gw), kv("metric", metric)],
+                    )
+                    .await?;
+                    changes += 1;
+                }
+                None => {
+                    c.post(
+                        "static-routes/",
+                        None,
+                        &[
+                            kv("source", sid),
+                            kv("destination", did),
+                            kv("gateway_ip", gw),
+                            kv("metric", metric),
+                        ],
+                    )
+                    .await?;
+                    changes += 1;
+                }
+            }
+        }
+    }
+    Ok(changes)
 }
 
 /// The region's SSH keys and package repositories.
