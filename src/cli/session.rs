@@ -160,15 +160,27 @@ impl ProvisionerArgs {
         Ok(o)
     }
 
-    /// The MAAS driver (for `--provisioner maas`).
+    /// The MAAS driver (for `--provisioner maas`): one per process, so the machines observed
+    /// for the plan are the ones the apply polls (one machine list serves them all).
     pub fn maas(&self) -> Result<Arc<crate::driver::maas::Maas>, CliError> {
+        static ONE: std::sync::Mutex<Option<(String, Arc<crate::driver::maas::Maas>)>> =
+            std::sync::Mutex::new(None);
         let o = self.maas_options()?;
-        crate::driver::maas::Maas::new(o).map(Arc::new).map_err(|e| {
+        let id = format!("{} {:?} {:?}", o.url, o.key, o.poll);
+        let mut one = ONE.lock().expect("maas lock");
+        if let Some((have, m)) = one.as_ref()
+            && *have == id
+        {
+            return Ok(m.clone());
+        }
+        let m = crate::driver::maas::Maas::new(o).map(Arc::new).map_err(|e| {
             CliError::new(
                 e,
                 "check --maas-url and --maas-key (the reference must name the consumer:token:secret key)",
             )
-        })
+        })?;
+        *one = Some((id, m.clone()));
+        Ok(m)
     }
 
     /// The images and kernels the provisioner offers (rule DD3001).

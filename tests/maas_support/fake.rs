@@ -489,6 +489,8 @@ pub struct Logged {
     pub content_type: Option<String>,
     pub authorization: Option<String>,
     pub status: u16,
+    /// Milliseconds since the fake started (real time).
+    pub at_ms: u64,
     /// The form's keys (JSON bodies have none).
     pub keys: Vec<String>,
 }
@@ -514,6 +516,9 @@ pub struct World {
     pub hardware: HashMap<String, Hardware>,
     /// Every (consumer, token, nonce) seen, with its timestamp (pruned after 300 s).
     pub nonces: HashMap<String, u64>,
+    /// When the nonces were last pruned (pruning on every request would be quadratic).
+    #[serde(skip)]
+    pub nonces_pruned: u64,
     #[serde(skip)]
     pub log: Vec<Logged>,
     pub timings: Timings,
@@ -1129,7 +1134,10 @@ fn authenticate(
         )));
     }
     let nonce_key = format!("{ck}:{tk}:{}", params["oauth_nonce"]);
-    w.nonces.retain(|_, t| now.saturating_sub(*t) <= 300);
+    if now.saturating_sub(w.nonces_pruned) > 30 {
+        w.nonces.retain(|_, t| now.saturating_sub(*t) <= 300);
+        w.nonces_pruned = now;
+    }
     if w.nonces.contains_key(&nonce_key) {
         return Err(oauth_error(&format!(
             "Nonce already used: {}",
@@ -1305,6 +1313,7 @@ async fn handle(
             .map(str::to_string),
         authorization: auth_header,
         status,
+        at_ms: s.started.elapsed().as_millis() as u64,
         keys: form.0.iter().map(|(k, _)| k.clone()).collect(),
     });
     if method != Method::GET {
@@ -1500,6 +1509,35 @@ fn control(w: &mut World, s: &Shared, ctl: &str, query: &Form, form: &Form) -> R
             ok(json!({"ok": true}))
         }
         "world" => ok(serde_json::to_value(&*w).unwrap_or(Value::Null)),
+        // Request counts: in all, machine-list GETs, and per `bucket_ms` of real time.
+        "stats" => {
+            let bucket: u64 = get("bucket_ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000)
+                .max(1);
+            let is_list = |l: &Logged| l.method == "GET" && l.path == "/MAAS/api/2.0/machines/";
+            let mut buckets: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+            for l in &w.log {
+                let b = buckets.entry(l.at_ms / bucket).or_default();
+                b.0 += 1;
+                b.1 += u64::from(is_list(l));
+            }
+            let deployed = w
+                .machines
+                .iter()
+                .filter(|m| m.status == St::DEPLOYED)
+                .count();
+            let deploying = |l: &Logged| l.method == "POST" && l.query.contains("op=deploy");
+            ok(json!({
+                "requests": w.log.len(),
+                "writes": w.log.iter().filter(|l| l.method != "GET").count(),
+                "lists": w.log.iter().filter(|l| is_list(l)).count(),
+                "deploys": w.log.iter().filter(|l| deploying(l)).count(),
+                "machines": w.machines.len(),
+                "deployed": deployed,
+                "buckets": buckets.iter().map(|(t, (a, l))| json!([t * bucket, a, l])).collect::<Vec<_>>(),
+            }))
+        }
         _ => Err(text(404, "unknown control")),
     }
 }

@@ -677,7 +677,8 @@ impl Provisioner for Maas {
     }
 
     async fn identify(&self, node: &NodeSpec) -> DriverResult<Progress> {
-        let by_name = self.machine(&node.name, Duration::ZERO).await?;
+        // A machine enlisted meanwhile by someone else is found by its MAC below.
+        let by_name = self.machine(&node.name, self.options.poll).await?;
         let found = match (by_name, &node.boot_mac) {
             (Some(m), _) => Some(m),
             (None, Some(mac)) => {

@@ -492,6 +492,15 @@ struct WantLink {
     gateway: bool,
 }
 
+/// Replace the interface of `v`'s id in `ifaces` by `v` (MAAS answers a change with the
+/// interface as it now is), or add it: no re-read after each change.
+fn upsert(ifaces: &mut Vec<Value>, v: Value) {
+    match ifaces.iter_mut().find(|i| i["id"] == v["id"]) {
+        Some(i) => *i = v,
+        None => ifaces.push(v),
+    }
+}
+
 /// The node's interfaces: slaves matched to the commissioned NICs, bonds, VLAN interfaces,
 /// MTUs and links.
 pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult<()> {
@@ -562,11 +571,13 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
         let target = if let Some(bond) = &d.bond {
             for sl in &slaves {
                 if u(&sl["vlan"]["id"]) != base_vlan {
-                    c.put(
-                        &format!("{path}{}/", u(&sl["id"])),
-                        &[kv("vlan", base_vlan)],
-                    )
-                    .await?;
+                    let v = c
+                        .put(
+                            &format!("{path}{}/", u(&sl["id"])),
+                            &[kv("vlan", base_vlan)],
+                        )
+                        .await?;
+                    upsert(&mut ifaces, v);
                 }
             }
             let want_parents: BTreeSet<String> =
@@ -582,6 +593,7 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
                         Some(b)
                     } else {
                         c.delete(&format!("{path}{}/", u(&b["id"]))).await?;
+                        ifaces.retain(|i| i["id"] != b["id"]);
                         None
                     }
                 }
@@ -608,7 +620,8 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
                     }) || u(&b["vlan"]["id"]) != base_vlan;
                     if differs {
                         params.push(kv("vlan", base_vlan));
-                        c.put(&format!("{path}{}/", u(&b["id"])), &params).await?;
+                        let v = c.put(&format!("{path}{}/", u(&b["id"])), &params).await?;
+                        upsert(&mut ifaces, v);
                     }
                     (u(&b["id"]), d.name.clone())
                 }
@@ -619,7 +632,9 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
                     }
                     f.extend(params);
                     let b = c.post(&path, Some("create_bond"), &f).await?;
-                    (u(&b["id"]), d.name.clone())
+                    let id = u(&b["id"]);
+                    upsert(&mut ifaces, b);
+                    (id, d.name.clone())
                 }
             }
         } else {
@@ -634,19 +649,15 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
             if u(&i["params"]["mtu"]) != d.mtu as u64 {
                 f.push(kv("mtu", d.mtu));
             }
+            let id = u(&i["id"]);
             if !f.is_empty() {
-                c.put(&format!("{path}{}/", u(&i["id"])), &f).await?;
+                let v = c.put(&format!("{path}{id}/"), &f).await?;
+                upsert(&mut ifaces, v);
             }
-            (u(&i["id"]), d.name.clone())
+            (id, d.name.clone())
         };
         targets.insert(d.name.clone(), target);
     }
-    ifaces = c
-        .get(&path, None, &[])
-        .await?
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     // VLAN interfaces for the tagged networks.
     for d in &node.interfaces {
         let (pid, pname) = targets[&d.name].clone();
@@ -662,15 +673,10 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
             if let Some(m) = n.mtu {
                 f.push(kv("mtu", m));
             }
-            c.post(&path, Some("create_vlan"), &f).await?;
+            let v = c.post(&path, Some("create_vlan"), &f).await?;
+            upsert(&mut ifaces, v);
         }
     }
-    ifaces = c
-        .get(&path, None, &[])
-        .await?
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     // The links each MAAS interface should have.
     let mut want: BTreeMap<String, Vec<WantLink>> = BTreeMap::new();
     for a in &node.addresses {
