@@ -1515,7 +1515,12 @@ fn control(w: &mut World, s: &Shared, ctl: &str, query: &Form, form: &Form) -> R
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1000)
                 .max(1);
-            let is_list = |l: &Logged| l.method == "GET" && l.path == "/MAAS/api/2.0/machines/";
+            // The machine list (not a lookup by MAC).
+            let is_list = |l: &Logged| {
+                l.method == "GET"
+                    && l.path == "/MAAS/api/2.0/machines/"
+                    && !l.query.contains("mac_address")
+            };
             let mut buckets: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
             for l in &w.log {
                 let b = buckets.entry(l.at_ms / bucket).or_default();
@@ -2782,10 +2787,11 @@ fn interfaces(w: &mut World, method: &Method, op: Option<&str>, sid: &str, p: &F
             let mac = p.get("mac_address").and_then(norm_mac).unwrap_or(first_mac);
             let id = w.id();
             let m = &mut w.machines[i];
-            // Parents of a bond lose their links.
+            // Parents of a bond lose their links and follow its VLAN.
             for x in &mut m.interfaces {
                 if parents.contains(&x.id) {
                     x.links.clear();
+                    x.vlan = vlan;
                 }
             }
             m.interfaces.push(Iface {

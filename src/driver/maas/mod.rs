@@ -103,6 +103,8 @@ pub struct Maas {
     /// Fabrics, VLANs and subnets, read once (PrepareSite refreshes it).
     net: tokio::sync::Mutex<Option<Arc<network::NetIndex>>>,
     tags: tokio::sync::Mutex<Option<BTreeMap<String, String>>>,
+    /// The nodes whose interfaces this process has changed (their listed view may be stale).
+    net_touched: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 fn permanent(s: impl Into<String>) -> DriverError {
@@ -186,6 +188,7 @@ impl Maas {
             hardware: Default::default(),
             net: Default::default(),
             tags: Default::default(),
+            net_touched: Default::default(),
         })
     }
 
@@ -242,17 +245,6 @@ impl Maas {
     async fn machine(&self, node: &str, max_age: Duration) -> DriverResult<Option<Arc<Value>>> {
         self.names.lock().expect("names lock").insert(node.into());
         Ok(self.machines(max_age).await?.get(node).cloned())
-    }
-
-    /// A fresh view of one machine (after a change), which also updates the bulk list.
-    async fn refresh(&self, sid: &str) -> DriverResult<Arc<Value>> {
-        let v = Arc::new(
-            self.client
-                .get(&format!("machines/{sid}/"), None, &[])
-                .await?,
-        );
-        self.remember(v.clone()).await;
-        Ok(v)
     }
 
     async fn remember(&self, m: Arc<Value>) {
@@ -787,7 +779,14 @@ impl Provisioner for Maas {
         if u(&m["status"]) == 6 && s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint {
             return Ok(Progress::Done);
         }
-        network::apply_node(self, node, s(&m["system_id"])).await?;
+        // The list's view of the interfaces serves the first attempt; a retry reads them.
+        let first = self
+            .net_touched
+            .lock()
+            .expect("touched lock")
+            .insert(node.name.clone());
+        let seen = first.then_some(&m["interface_set"]);
+        network::apply_node(self, node, s(&m["system_id"]), seen).await?;
         Ok(Progress::Done)
     }
 
@@ -796,7 +795,8 @@ impl Provisioner for Maas {
         if u(&m["status"]) == 6 && s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint {
             return Ok(Progress::Done);
         }
-        storage::apply_node(self, node, s(&m["system_id"])).await?;
+        let boot = m["boot_disk"]["id"].as_u64();
+        storage::apply_node(self, node, s(&m["system_id"]), boot).await?;
         Ok(Progress::Done)
     }
 
@@ -805,9 +805,7 @@ impl Provisioner for Maas {
         if u(&m["status"]) == 6 && s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint {
             return Ok(Progress::Done);
         }
-        let sid = s(&m["system_id"]).to_string();
         self.sync_tags(node, &m).await?;
-        self.refresh(&sid).await?;
         Ok(Progress::Done)
     }
 

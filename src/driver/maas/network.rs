@@ -503,17 +503,28 @@ fn upsert(ifaces: &mut Vec<Value>, v: Value) {
 
 /// The node's interfaces: slaves matched to the commissioned NICs, bonds, VLAN interfaces,
 /// MTUs and links.
-pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult<()> {
+///
+/// `seen` is the machine's interfaces as a fresh machine list showed them, when nothing has
+/// changed them since (the first attempt in this process); otherwise they are read.
+pub async fn apply_node(
+    maas: &Maas,
+    node: &NodeSpec,
+    sid: &str,
+    seen: Option<&Value>,
+) -> DriverResult<()> {
     let c = &maas.client;
     let ix = maas.net_index(false).await?;
     let hw = maas.discovered(sid).await?;
     let path = format!("nodes/{sid}/interfaces/");
-    let mut ifaces: Vec<Value> = c
-        .get(&path, None, &[])
-        .await?
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let mut ifaces: Vec<Value> = match seen.and_then(Value::as_array) {
+        Some(a) => a.clone(),
+        None => c
+            .get(&path, None, &[])
+            .await?
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    };
     let by_mac = |ifaces: &[Value], mac: &str| -> Option<Value> {
         ifaces
             .iter()
@@ -569,7 +580,11 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
             )));
         }
         let target = if let Some(bond) = &d.bond {
-            for sl in &slaves {
+            // A bond's parents must share a VLAN; the bond then moves them to its own.
+            let shared = slaves
+                .iter()
+                .all(|x| x["vlan"]["id"] == slaves[0]["vlan"]["id"]);
+            for sl in slaves.iter().filter(|_| !shared) {
                 if u(&sl["vlan"]["id"]) != base_vlan {
                     let v = c
                         .put(

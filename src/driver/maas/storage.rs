@@ -60,7 +60,13 @@ async fn filesystem(maas: &Maas, path: &str, fs: &FilesystemSpec) -> DriverResul
     Ok(())
 }
 
-pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult<()> {
+/// `boot_disk`: the id of MAAS's boot disk now (set again only when it differs).
+pub async fn apply_node(
+    maas: &Maas,
+    node: &NodeSpec,
+    sid: &str,
+    boot_disk: Option<u64>,
+) -> DriverResult<()> {
     let st = &node.storage;
     if st.devices.is_empty() {
         // No storage in the design: MAAS's own layout stays.
@@ -84,15 +90,15 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
     }
     let c = &maas.client;
     let hw = maas.discovered(sid).await?;
-    c.post(
-        &format!("machines/{sid}/"),
-        Some("set_storage_layout"),
-        &[kv("storage_layout", "blank")],
-    )
-    .await?;
-    let disks: Vec<Value> = c
-        .get(&format!("nodes/{sid}/blockdevices/"), None, &[])
-        .await?
+    // MAAS answers with the machine: its disks as the blank layout left them.
+    let m = c
+        .post(
+            &format!("machines/{sid}/"),
+            Some("set_storage_layout"),
+            &[kv("storage_layout", "blank")],
+        )
+        .await?;
+    let disks: Vec<Value> = m["physicalblockdevice_set"]
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -136,13 +142,15 @@ pub async fn apply_node(maas: &Maas, node: &NodeSpec, sid: &str) -> DriverResult
                 .find(|d| d.partitions.iter().any(|p| p.bootable))
         })
         .unwrap_or(&st.devices[0]);
-    let boot_disk = find(&boot.name, boot.address.as_deref())?;
-    c.post(
-        &format!("nodes/{sid}/blockdevices/{}/", u(&boot_disk["id"])),
-        Some("set_boot_disk"),
-        &[],
-    )
-    .await?;
+    let boot = find(&boot.name, boot.address.as_deref())?;
+    if boot_disk != Some(u(&boot["id"])) {
+        c.post(
+            &format!("nodes/{sid}/blockdevices/{}/", u(&boot["id"])),
+            Some("set_boot_disk"),
+            &[],
+        )
+        .await?;
+    }
     let mut members: BTreeMap<String, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
     for d in &st.devices {
         let disk = find(&d.name, d.address.as_deref())?;
