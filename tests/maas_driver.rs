@@ -422,6 +422,58 @@ fn a_storage_change_redeploys_through_release_and_destroy_releases() {
             .iter()
             .all(|m| m["status"] == 6)
     );
+    // An owner-data and tag change is made in place: no release, no deploy.
+    let p = design.join("nodes/rack-a.yaml");
+    let t = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("service_tag: '4QXK2N4'", "service_tag: '4QXK2N9'")
+        .replace("      - high_memory", "      - big_memory");
+    std::fs::write(&p, t).unwrap();
+    f.clear_log();
+    let a = drydock(
+        &f,
+        &state,
+        &["-vv", "apply", d, "--auto-approve", "--progress", "plain"],
+    );
+    let text = out(&a);
+    no_secrets(&text);
+    assert!(a.get_output().status.success(), "{text}");
+    assert!(
+        text.contains("~ node-a02 will be updated in place"),
+        "{text}"
+    );
+    let log = f.requests();
+    assert!(
+        !log.iter()
+            .any(|r| r.query.contains("op=release") || r.query.contains("op=deploy")),
+        "{log:?}"
+    );
+    let w = world(&f);
+    let a02 = w["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["hostname"] == "node-a02")
+        .unwrap();
+    assert_eq!(a02["owner_data"]["service_tag"], "4QXK2N9");
+    let tagged = |t: &str| {
+        w["tags"].as_array().unwrap().iter().any(|x| {
+            x["name"] == t
+                && x["machines"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&a02["system_id"])
+        })
+    };
+    assert!(tagged("big_memory") && !tagged("high_memory"));
+    assert_eq!(a02["status"], 6);
+    // And the next apply plans nothing.
+    let a = drydock(
+        &f,
+        &state,
+        &["apply", d, "--auto-approve", "--progress", "plain"],
+    );
+    assert!(out(&a).contains("No changes"), "{}", out(&a));
     // destroy releases (with erase) and waits for Ready.
     let a = drydock(
         &f,
@@ -933,4 +985,112 @@ fn retries_0_retries_forever_and_a_finite_budget_gives_up() {
     assert!(a.get_output().status.success(), "{text}");
     assert_eq!(f.with(|w| w.faults["node-a01"].unavailable), 0);
     assert_eq!(f.status_of("node-a01"), Some(St::DEPLOYED));
+}
+
+#[test]
+fn a_machine_enlisted_under_another_name_is_found_by_its_mac_and_renamed() {
+    let (f, nodes, m) = lab();
+    let raw = maas_support::Raw::new(f.addr);
+    let n = nodes.iter().find(|n| n.name == "node-b03").unwrap();
+    let mac = n.boot_mac.clone().unwrap();
+    let a = raw.call(
+        "POST",
+        "/MAAS/api/2.0/machines/",
+        &[
+            ("architecture", "amd64/generic"),
+            ("mac_addresses", &mac),
+            ("hostname", "enlisted-by-pxe"),
+            ("power_type", "manual"),
+            ("commission", "false"),
+        ],
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    f.rt().block_on(m.identify(n)).unwrap();
+    let w = world(&f);
+    let names: Vec<&str> = w["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["node-b03"]);
+    // Identify again: nothing to do.
+    f.clear_log();
+    f.rt().block_on(m.identify(n)).unwrap();
+    assert!(f.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[test]
+fn a_layout_without_root_is_refused_before_maas_refuses_the_deploy() {
+    let (f, nodes, m) = lab();
+    let mut n = (*nodes.iter().find(|n| n.name == "node-c02").unwrap().clone()).clone();
+    for d in &mut n.storage.devices {
+        for p in &mut d.partitions {
+            if let Some(fs) = &mut p.filesystem
+                && fs.mountpoint.as_deref() == Some("/")
+            {
+                fs.mountpoint = Some("/srv".into());
+            }
+        }
+    }
+    f.rt().block_on(to_ready(&f, &m, &n)).unwrap();
+    let e = f.rt().block_on(m.apply_storage(&n)).unwrap_err();
+    assert!(!e.is_transient());
+    assert!(e.to_string().contains("mounts no root filesystem"), "{e}");
+}
+
+#[test]
+fn the_settings_file_can_name_the_maas_and_flags_win() {
+    let f = start(ClockMode::Scaled(4000.0));
+    let dir = tempfile::tempdir().unwrap();
+    let design = demo_in(dir.path());
+    let config = dir.path().join("run.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "provisioner: {{type: maas, url: '{}', api_key: 'env:MAAS_TEST_KEY', poll_ms: 10}}\n",
+            f.url()
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = assert_cmd::Command::cargo_bin("drydock").unwrap();
+        c.args([
+            "apply",
+            design.to_str().unwrap(),
+            "--auto-approve",
+            "--progress",
+            "plain",
+            "--config",
+        ])
+        .arg(&config)
+        .args(extra)
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .env("MAAS_TEST_KEY", KEY)
+        .env("BMC_PASSWORD", BMC_PASSWORD)
+        .env("BMC_PASSWORD_C01", C01_PASSWORD)
+        .env_remove("DRYDOCK_PROVISIONER")
+        .env_remove("DRYDOCK_MAAS_URL")
+        .env_remove("DRYDOCK_MAAS_KEY")
+        .timeout(Duration::from_secs(120));
+        c.assert()
+    };
+    // A wrong URL on the command line wins over the file's.
+    let a = run(&["--maas-url", "http://127.0.0.1:1/MAAS"]);
+    assert!(!a.get_output().status.success());
+    assert!(out(&a).contains("127.0.0.1:1"), "{}", out(&a));
+    assert_eq!(f.with(|w| w.machines.len()), 0);
+    let a = run(&[]);
+    let text = out(&a);
+    assert!(a.get_output().status.success(), "{text}");
+    no_secrets(&text);
+    assert_eq!(
+        f.with(|w| w
+            .machines
+            .iter()
+            .filter(|m| m.status == St::DEPLOYED)
+            .count()),
+        8
+    );
 }

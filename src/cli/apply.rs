@@ -99,6 +99,7 @@ struct ConfigFile {
     max_failures: Option<usize>,
     timeouts: HashMap<String, u64>,
     seed: Option<u64>,
+    provisioner: Option<session::ProvisionerConfig>,
 }
 
 /// `90m`, `30s`, `2h`, or plain seconds.
@@ -116,6 +117,26 @@ fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 impl RunArgs {
+    /// The settings file's `provisioner:` section, if any.
+    pub fn provisioner(&self) -> Result<Option<session::ProvisionerConfig>, CliError> {
+        let Some(p) = &self.config else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            CliError::new(
+                format!("{}: {e}", p.display()),
+                "give a readable settings file",
+            )
+        })?;
+        let c: ConfigFile = serde_saphyr::from_str(&text).map_err(|e| {
+            CliError::new(
+                format!("{}: {e}", p.display()),
+                "see README, \"Applying\", for the settings",
+            )
+        })?;
+        Ok(c.provisioner)
+    }
+
     pub fn settings(&self) -> Result<Settings, CliError> {
         let mut s = Settings::default();
         if let Some(p) = &self.config {
@@ -172,10 +193,13 @@ impl RunArgs {
     }
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(mut a: Args) -> CliResult {
     let rt = session::runtime(true);
     let signals = install_signals(&rt)?;
     let settings = a.run.settings()?;
+    if let Some(c) = a.run.provisioner()? {
+        a.plan.provisioner.fill_from(&c);
+    }
     // A single path that is a saved plan: apply exactly it, if still fresh.
     if let [p] = a.paths.as_slice()
         && SavedPlan::looks_like(p)
@@ -220,10 +244,13 @@ fn install_signals(rt: &tokio::runtime::Runtime) -> Result<Signals, CliError> {
     })
 }
 
-pub fn destroy(a: DestroyArgs) -> CliResult {
+pub fn destroy(mut a: DestroyArgs) -> CliResult {
     let rt = session::runtime(true);
     let signals = install_signals(&rt)?;
     let settings = a.run.settings()?;
+    if let Some(c) = a.run.provisioner()? {
+        a.plan.provisioner.fill_from(&c);
+    }
     let (mut planned, lock) = locked_plan(&a.design, &a.plan, &rt)?;
     for n in &a.nodes {
         if planned.loaded.site.node(n).is_some() {
@@ -381,8 +408,8 @@ fn execute_plan(
     }
     let s = &planned.session;
     let sim = s.sim.clone();
-    let pxe = pa.provisioner.provisioner == session::ProvisionerKind::Pxe;
-    let maas = match pa.provisioner.provisioner {
+    let pxe = pa.provisioner.kind() == session::ProvisionerKind::Pxe;
+    let maas = match pa.provisioner.kind() {
         session::ProvisionerKind::Maas => Some(pa.provisioner.maas()?),
         _ => None,
     };

@@ -37,7 +37,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> CliResult {
     let prov = ProvisionerArgs {
-        provisioner: ProvisionerKind::Pxe,
+        provisioner: Some(ProvisionerKind::Pxe),
         boot_config: Some(a.boot_config.clone()),
         ..Default::default()
     };

@@ -142,7 +142,7 @@ pub fn start_for_apply(
 pub fn run(a: Args) -> CliResult {
     let rt = session::runtime(true);
     let prov = ProvisionerArgs {
-        provisioner: session::ProvisionerKind::Pxe,
+        provisioner: Some(session::ProvisionerKind::Pxe),
         boot_config: Some(a.boot_config.clone()),
         ..Default::default()
     };

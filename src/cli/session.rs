@@ -76,7 +76,8 @@ impl SimArgs {
 }
 
 /// Who provisions the machines.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(clap::ValueEnum, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
 pub enum ProvisionerKind {
     /// The embedded simulator (nothing boots).
     #[default]
@@ -87,13 +88,30 @@ pub enum ProvisionerKind {
     Maas,
 }
 
+/// `provisioner:` in the executor's settings file (`--config`): what the flags say wins.
+#[derive(serde::Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionerConfig {
+    #[serde(rename = "type")]
+    pub kind: ProvisionerKind,
+    /// MAAS: its URL.
+    pub url: Option<String>,
+    /// MAAS: the key's reference (`env:NAME`, `file:PATH`).
+    pub api_key: Option<String>,
+    /// MAAS: the poll interval.
+    pub poll_ms: Option<u64>,
+    /// PXE: the boot service's settings file.
+    pub boot_config: Option<PathBuf>,
+}
+
 /// `--provisioner` and `--boot-config`, shared by plan, apply, destroy and status.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ProvisionerArgs {
     /// Who provisions the machines: the embedded simulator, or drydock's own PXE boot service
     /// (needs --boot-config; drives the real BMCs)
-    #[arg(long, value_enum, default_value_t, env = "DRYDOCK_PROVISIONER")]
-    pub provisioner: ProvisionerKind,
+    /// [default: sim]
+    #[arg(long, value_enum, env = "DRYDOCK_PROVISIONER")]
+    pub provisioner: Option<ProvisionerKind>,
     /// The boot service's settings (YAML: listen, dhcp, agent, images; README, "drydock as
     /// the provisioner")
     #[arg(long, value_name = "FILE", env = "DRYDOCK_BOOT_CONFIG")]
@@ -136,6 +154,32 @@ impl ProvisionerArgs {
                 "fix the file; README, \"drydock as the provisioner\", lists its settings",
             )
         })
+    }
+
+    /// Who provisions: the flag (or its environment variable), else the simulator.
+    pub fn kind(&self) -> ProvisionerKind {
+        self.provisioner.unwrap_or_default()
+    }
+
+    /// Fill what the flags left unset from a `provisioner:` section of the settings file.
+    pub fn fill_from(&mut self, c: &ProvisionerConfig) {
+        if self.provisioner.is_none() {
+            self.provisioner = Some(c.kind);
+        }
+        if self.maas_url.is_none() {
+            self.maas_url = c.url.clone();
+        }
+        if self.maas_key.is_none() {
+            self.maas_key = c.api_key.clone();
+        }
+        if self.boot_config.is_none() {
+            self.boot_config = c.boot_config.clone();
+        }
+        if let Some(ms) = c.poll_ms
+            && self.maas_poll_ms == 5000
+        {
+            self.maas_poll_ms = ms;
+        }
     }
 
     /// The MAAS driver's settings; an error when the URL or the key is missing.
@@ -185,7 +229,7 @@ impl ProvisionerArgs {
 
     /// The images and kernels the provisioner offers (rule DD3001).
     pub fn catalog(&self) -> Result<crate::vocab::Catalog, CliError> {
-        Ok(match self.provisioner {
+        Ok(match self.kind() {
             ProvisionerKind::Sim => Simulator::catalog(),
             ProvisionerKind::Pxe => self.boot_config()?.catalog(),
             ProvisionerKind::Maas => {
@@ -209,7 +253,7 @@ impl ProvisionerArgs {
         &self,
         state_dir: &Path,
     ) -> Result<Option<Arc<dyn crate::driver::Provisioner>>, CliError> {
-        Ok(match self.provisioner {
+        Ok(match self.kind() {
             ProvisionerKind::Sim => None,
             ProvisionerKind::Pxe => Some(Arc::new(
                 crate::driver::pxe::Pxe::observer(state_dir)

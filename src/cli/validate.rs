@@ -67,7 +67,7 @@ pub fn run(a: Args) -> CliResult {
     let options = Options {
         only: a.rules.clone(),
         skip: a.skip.clone(),
-        catalog: Some(match a.provisioner.provisioner {
+        catalog: Some(match a.provisioner.kind() {
             crate::cli::session::ProvisionerKind::Sim => Catalog::simulator(),
             _ => a.provisioner.catalog()?,
         }),
