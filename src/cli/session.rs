@@ -137,6 +137,10 @@ pub struct ProvisionerArgs {
     /// Do not verify the MAAS certificate (warned about)
     #[arg(long)]
     pub maas_insecure: bool,
+    /// A commissioning parameter for MAAS, e.g. testing_scripts=none or skip_bmc_config=1
+    /// (repeatable)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub maas_commission: Vec<String>,
 }
 
 impl ProvisionerArgs {
@@ -201,6 +205,15 @@ impl ProvisionerArgs {
         o.poll = std::time::Duration::from_millis(self.maas_poll_ms.max(1));
         o.client.ca_bundle = self.maas_ca_bundle.clone();
         o.client.insecure = self.maas_insecure;
+        for kv in &self.maas_commission {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                CliError::new(
+                    format!("--maas-commission {kv}: expected KEY=VALUE"),
+                    "e.g. --maas-commission testing_scripts=none (MAAS's commission parameters)",
+                )
+            })?;
+            o.commission.push((k.to_string(), v.to_string()));
+        }
         Ok(o)
     }
 
