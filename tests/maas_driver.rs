@@ -795,6 +795,21 @@ fn a_bmc_failure_during_deploy_fails_the_node_with_the_event() {
             .contains("Aborting DEPLOYMENT and reverting to ALLOCATED"),
         "{e}"
     );
+    assert_eq!(f.status_of("node-c01"), Some(St::ALLOCATED));
+    // A rerun resumes DeployNode from its first step: the allocated machine is released
+    // (MAAS changes storage only when Ready), configured again and deployed.
+    f.set_faults("node-c01", Faults::default());
+    let m = driver(&f);
+    f.rt().block_on(async {
+        let tick = Duration::from_secs(10);
+        until_done(&f, tick, || m.apply_networking(&n))
+            .await
+            .unwrap();
+        until_done(&f, tick, || m.apply_storage(&n)).await.unwrap();
+        until_done(&f, tick, || m.apply_platform(&n)).await.unwrap();
+        until_done(&f, tick, || m.deploy(&n)).await.unwrap();
+    });
+    assert_eq!(f.status_of("node-c01"), Some(St::DEPLOYED));
 }
 
 #[test]

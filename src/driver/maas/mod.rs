@@ -281,6 +281,34 @@ impl Maas {
         Ok(v)
     }
 
+    /// The node's machine when it can be configured (Ready); otherwise what comes first: done
+    /// (deployed as designed), or a release of what an earlier attempt left allocated or
+    /// failed (MAAS changes storage only on a Ready machine).
+    async fn configurable(&self, node: &NodeSpec) -> DriverResult<Result<Arc<Value>, Progress>> {
+        let m = self.known(node).await?;
+        let code = u(&m["status"]);
+        if code == 6 && s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint {
+            return Ok(Err(Progress::Done));
+        }
+        match code {
+            4 => Ok(Ok(m)),
+            12 | 14 => Ok(Err(Progress::Pending {
+                after: self.options.poll,
+                what: format!("{}: releasing", node.name),
+            })),
+            6 | 10 | 11 => {
+                let sid = s(&m["system_id"]).to_string();
+                self.release(node, &sid, false).await.map(Err)
+            }
+            _ => Err(permanent(format!(
+                "{} is {} in MAAS ({}); it must be commissioned (Ready) to be configured",
+                node.name,
+                s(&m["status_name"]),
+                Maas::reason(&m)
+            ))),
+        }
+    }
+
     /// The power parameters of the node's BMC, as MAAS's power drivers name them.
     fn power_params(&self, node: &NodeSpec) -> DriverResult<Vec<(String, String)>> {
         let o = &node.oob;
@@ -775,10 +803,10 @@ impl Provisioner for Maas {
     }
 
     async fn apply_networking(&self, node: &NodeSpec) -> DriverResult<Progress> {
-        let m = self.known(node).await?;
-        if u(&m["status"]) == 6 && s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint {
-            return Ok(Progress::Done);
-        }
+        let m = match self.configurable(node).await? {
+            Ok(m) => m,
+            Err(p) => return Ok(p),
+        };
         // The list's view of the interfaces serves the first attempt; a retry reads them.
         let first = self
             .net_touched
@@ -791,20 +819,20 @@ impl Provisioner for Maas {
     }
 
     async fn apply_storage(&self, node: &NodeSpec) -> DriverResult<Progress> {
-        let m = self.known(node).await?;
-        if u(&m["status"]) == 6 && s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint {
-            return Ok(Progress::Done);
-        }
+        let m = match self.configurable(node).await? {
+            Ok(m) => m,
+            Err(p) => return Ok(p),
+        };
         let boot = m["boot_disk"]["id"].as_u64();
         storage::apply_node(self, node, s(&m["system_id"]), boot).await?;
         Ok(Progress::Done)
     }
 
     async fn apply_platform(&self, node: &NodeSpec) -> DriverResult<Progress> {
-        let m = self.known(node).await?;
-        if u(&m["status"]) == 6 && s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint {
-            return Ok(Progress::Done);
-        }
+        let m = match self.configurable(node).await? {
+            Ok(m) => m,
+            Err(p) => return Ok(p),
+        };
         self.sync_tags(node, &m).await?;
         Ok(Progress::Done)
     }
