@@ -802,12 +802,12 @@ fn a_bmc_failure_during_deploy_fails_the_node_with_the_event() {
     let m = driver(&f);
     f.rt().block_on(async {
         let tick = Duration::from_secs(10);
-        until_done(&f, tick, || m.apply_networking(&n))
+        until_done(&f, tick, || m.apply_networking(n))
             .await
             .unwrap();
-        until_done(&f, tick, || m.apply_storage(&n)).await.unwrap();
-        until_done(&f, tick, || m.apply_platform(&n)).await.unwrap();
-        until_done(&f, tick, || m.deploy(&n)).await.unwrap();
+        until_done(&f, tick, || m.apply_storage(n)).await.unwrap();
+        until_done(&f, tick, || m.apply_platform(n)).await.unwrap();
+        until_done(&f, tick, || m.deploy(n)).await.unwrap();
     });
     assert_eq!(f.status_of("node-c01"), Some(St::DEPLOYED));
 }
