@@ -117,8 +117,8 @@ fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 impl RunArgs {
-    /// The settings file's `provisioner:` section, if any.
-    pub fn provisioner(&self) -> Result<Option<session::ProvisionerConfig>, CliError> {
+    /// The settings file, if one is given.
+    fn file(&self) -> Result<Option<ConfigFile>, CliError> {
         let Some(p) = &self.config else {
             return Ok(None);
         };
@@ -128,30 +128,22 @@ impl RunArgs {
                 "give a readable settings file",
             )
         })?;
-        let c: ConfigFile = serde_saphyr::from_str(&text).map_err(|e| {
+        serde_saphyr::from_str(&text).map(Some).map_err(|e| {
             CliError::new(
                 format!("{}: {e}", p.display()),
                 "see README, \"Applying\", for the settings",
             )
-        })?;
-        Ok(c.provisioner)
+        })
+    }
+
+    /// The settings file's `provisioner:` section, if any.
+    pub fn provisioner(&self) -> Result<Option<session::ProvisionerConfig>, CliError> {
+        Ok(self.file()?.and_then(|c| c.provisioner))
     }
 
     pub fn settings(&self) -> Result<Settings, CliError> {
         let mut s = Settings::default();
-        if let Some(p) = &self.config {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                CliError::new(
-                    format!("{}: {e}", p.display()),
-                    "give a readable settings file",
-                )
-            })?;
-            let c: ConfigFile = serde_saphyr::from_str(&text).map_err(|e| {
-                CliError::new(
-                    format!("{}: {e}", p.display()),
-                    "see README, \"Applying\", for the settings",
-                )
-            })?;
+        if let (Some(p), Some(c)) = (&self.config, self.file()?) {
             s.concurrency = c.concurrency.unwrap_or(s.concurrency);
             s.rack_concurrency = c.rack_concurrency.unwrap_or(s.rack_concurrency);
             s.retries = c.retries.unwrap_or(s.retries);

@@ -2160,6 +2160,25 @@ fn machines(w: &mut World, method: &Method, op: Option<&str>, p: &Form) -> R {
     }
 }
 
+/// The machine under `nodes/{sid}/…` (404 names a Node there).
+fn node_idx(w: &World, sid: &str) -> Result<usize, E> {
+    w.machines
+        .iter()
+        .position(|m| m.system_id == sid)
+        .ok_or_else(|| not_found("Node"))
+}
+
+/// A block device of a machine, by the id in its URL.
+fn bd_idx(m: &Machine, id: &str) -> Result<(u64, usize), E> {
+    let id: u64 = id.parse().map_err(|_| not_found("BlockDevice"))?;
+    let i = m
+        .blockdevices
+        .iter()
+        .position(|b| b.id == id)
+        .ok_or_else(|| not_found("BlockDevice"))?;
+    Ok((id, i))
+}
+
 fn idx(w: &World, sid: &str) -> Result<usize, E> {
     w.machines
         .iter()
@@ -2916,11 +2935,7 @@ fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
 }
 
 fn interface(w: &mut World, method: &Method, op: Option<&str>, sid: &str, id: &str, p: &Form) -> R {
-    let mi = w
-        .machines
-        .iter()
-        .position(|m| m.system_id == sid)
-        .ok_or_else(|| not_found("Node"))?;
+    let mi = node_idx(w, sid)?;
     let id: u64 = id.parse().map_err(|_| not_found("Interface"))?;
     let ii = w.machines[mi]
         .interfaces
@@ -3225,11 +3240,7 @@ fn fs_from(p: &Form, id: u64) -> Result<Fs, E> {
 }
 
 fn blockdevices(w: &mut World, method: &Method, op: Option<&str>, sid: &str) -> R {
-    let mi = w
-        .machines
-        .iter()
-        .position(|m| m.system_id == sid)
-        .ok_or_else(|| not_found("Node"))?;
+    let mi = node_idx(w, sid)?;
     match (method.as_str(), op) {
         ("GET", None) => {
             let m = &w.machines[mi];
@@ -3252,17 +3263,8 @@ fn blockdevice(
     id: &str,
     p: &Form,
 ) -> R {
-    let mi = w
-        .machines
-        .iter()
-        .position(|m| m.system_id == sid)
-        .ok_or_else(|| not_found("Node"))?;
-    let id: u64 = id.parse().map_err(|_| not_found("BlockDevice"))?;
-    let bi = w.machines[mi]
-        .blockdevices
-        .iter()
-        .position(|b| b.id == id)
-        .ok_or_else(|| not_found("BlockDevice"))?;
+    let mi = node_idx(w, sid)?;
+    let (id, bi) = bd_idx(&w.machines[mi], id)?;
     let m = &mut w.machines[mi];
     match (method.as_str(), op) {
         ("GET", None) => ok(bd_json(m, &m.blockdevices[bi])),
@@ -3334,17 +3336,8 @@ fn partitions(
     id: &str,
     p: &Form,
 ) -> R {
-    let mi = w
-        .machines
-        .iter()
-        .position(|m| m.system_id == sid)
-        .ok_or_else(|| not_found("Node"))?;
-    let id: u64 = id.parse().map_err(|_| not_found("BlockDevice"))?;
-    let bi = w.machines[mi]
-        .blockdevices
-        .iter()
-        .position(|b| b.id == id)
-        .ok_or_else(|| not_found("BlockDevice"))?;
+    let mi = node_idx(w, sid)?;
+    let (_, bi) = bd_idx(&w.machines[mi], id)?;
     match (method.as_str(), op) {
         ("GET", None) => {
             let m = &w.machines[mi];
@@ -3417,11 +3410,7 @@ fn partition(
     pid: &str,
     p: &Form,
 ) -> R {
-    let mi = w
-        .machines
-        .iter()
-        .position(|m| m.system_id == sid)
-        .ok_or_else(|| not_found("Node"))?;
+    let mi = node_idx(w, sid)?;
     let id: u64 = id.parse().map_err(|_| not_found("BlockDevice"))?;
     let pid: u64 = pid.parse().map_err(|_| not_found("Partition"))?;
     let m = &mut w.machines[mi];
@@ -3489,11 +3478,7 @@ fn partition(
 }
 
 fn volume_groups(w: &mut World, method: &Method, op: Option<&str>, sid: &str, p: &Form) -> R {
-    let mi = w
-        .machines
-        .iter()
-        .position(|m| m.system_id == sid)
-        .ok_or_else(|| not_found("Node"))?;
+    let mi = node_idx(w, sid)?;
     match (method.as_str(), op) {
         ("GET", None) => {
             let m = &w.machines[mi];
@@ -3573,11 +3558,7 @@ fn volume_group(
     id: &str,
     p: &Form,
 ) -> R {
-    let mi = w
-        .machines
-        .iter()
-        .position(|m| m.system_id == sid)
-        .ok_or_else(|| not_found("Node"))?;
+    let mi = node_idx(w, sid)?;
     let id: u64 = id.parse().map_err(|_| not_found("VolumeGroup"))?;
     let vi = w.machines[mi]
         .volume_groups
@@ -3676,11 +3657,7 @@ fn volume_group(
 /// `GET /nodes/{id}/results/`: the commissioning scripts' results; `50-maas-01-commissioning`
 /// carries LXD's resources (network cards with PCI addresses, disks with device paths).
 fn results(w: &mut World, method: &Method, op: Option<&str>, sid: &str) -> R {
-    let mi = w
-        .machines
-        .iter()
-        .position(|m| m.system_id == sid)
-        .ok_or_else(|| not_found("Node"))?;
+    let mi = node_idx(w, sid)?;
     if !(method == Method::GET && op.is_none()) {
         return Err(unrecognised(method, op));
     }
