@@ -132,7 +132,10 @@ fn apply_deploys_the_demo_exactly_and_a_rerun_only_reads() {
             [BMC_PASSWORD, C01_PASSWORD, REDFISH_PASSWORD].contains(&pw),
             "{pw}"
         );
-        assert!(m["user_data"].as_str().is_some());
+        let ud = drydock::boot::cloudinit::base64_decode(m["user_data"].as_str().unwrap()).unwrap();
+        let ud = String::from_utf8(ud).unwrap();
+        assert!(ud.starts_with("#cloud-config"), "{ud}");
+        assert!(ud.contains("/etc/sysctl.d/60-demo.conf"), "{ud}");
     }
     // The network template: a fabric per link, VLANs, subnets with gateway and DNS, ranges.
     let fabrics: Vec<&str> = w["fabrics"]

@@ -534,63 +534,26 @@ impl Maas {
         Ok(())
     }
 
-    /// The cloud-init user-data delivering the boot actions' files, units and packages.
-    pub fn user_data(node: &NodeSpec) -> String {
-        let mut files = String::new();
-        let mut packages = Vec::new();
-        let mut units = Vec::new();
-        for ba in &node.boot_actions {
-            for a in &ba.assets {
-                match a.kind.as_str() {
-                    "pkg_list" => {
-                        for (p, v) in &a.packages {
-                            packages.push(match v {
-                                Some(v) => format!("{p}={v}"),
-                                None => p.clone(),
-                            });
-                        }
-                    }
-                    _ => {
-                        let (Some(path), Some(data)) = (&a.path, &a.data) else {
-                            continue;
-                        };
-                        let b64 = a.data_pipeline.iter().any(|p| p == "base64_decode");
-                        let content = if b64 {
-                            data.trim().to_string()
-                        } else {
-                            credential::base64(data.as_bytes())
-                        };
-                        files.push_str(&format!(
-                            "  - path: {path}\n    encoding: b64\n    permissions: '0{}'\n    content: {content}\n",
-                            a.permissions.as_deref().unwrap_or("644")
-                        ));
-                        if a.kind == "unit"
-                            && let Some(name) = path.rsplit('/').next()
-                        {
-                            units.push(name.to_string());
-                        }
-                    }
-                }
-            }
-        }
-        let mut out = String::from("#cloud-config\n");
-        if !files.is_empty() {
-            out.push_str("write_files:\n");
-            out.push_str(&files);
-        }
-        if !packages.is_empty() {
-            out.push_str("packages:\n");
-            for p in packages {
-                out.push_str(&format!("  - '{p}'\n"));
-            }
-        }
-        if !units.is_empty() {
-            out.push_str("runcmd:\n  - [systemctl, daemon-reload]\n");
-            for u in units {
-                out.push_str(&format!("  - [systemctl, enable, --now, '{u}']\n"));
-            }
-        }
-        out
+    /// The cloud-init user-data delivering the boot actions' files (their pipelines and
+    /// templates applied), units (enabled) and packages, the SSH keys and repositories: the
+    /// boot service's renderer. Signals are not collected under MAAS, so `action.key` and
+    /// `action.report_url` render empty.
+    pub fn user_data(node: &NodeSpec) -> DriverResult<String> {
+        let actions: Vec<_> = node
+            .boot_actions
+            .iter()
+            .map(|ba| {
+                let cx = crate::boot::cloudinit::ActionContext {
+                    key: String::new(),
+                    report_url: String::new(),
+                    action_id: format!("{}-{}", node.name, ba.name),
+                    design_ref: ba.digest.clone(),
+                };
+                (ba.as_ref(), cx)
+            })
+            .collect();
+        crate::boot::cloudinit::user_data(node, &actions)
+            .map_err(|e| permanent(format!("the user-data of {}: {e}", node.name)))
     }
 
     /// The catalogue of images (series) and kernels MAAS has imported, for DD3001.
@@ -889,7 +852,7 @@ impl Provisioner for Maas {
                 }
                 f.push(kv(
                     "user_data",
-                    credential::base64(Maas::user_data(node).as_bytes()),
+                    credential::base64(Maas::user_data(node)?.as_bytes()),
                 ));
                 self.op(&sid, "deploy", &f).await?;
                 self.start(&node.name, Started::Deploy);
