@@ -749,3 +749,99 @@ fn vlan_dhcp_gates_and_ranges() {
         "'x' is not a valid boot resource type. Available types: ['synced', 'uploaded']"
     );
 }
+
+#[test]
+fn ownership_filters_tags_and_layout_gates() {
+    let f = start(ClockMode::Manual);
+    let raw = Raw::new(f.addr);
+    let sid = enlist(&raw, "n1", "52:54:00:00:05:01");
+    let m = |op: &str| api(&format!("machines/{sid}/?op={op}"));
+    // mark_broken needs the caller to own the machine, admin or not: 403 with no body.
+    let a = raw.call("POST", &m("mark_broken"), &[]);
+    assert_eq!((a.status, a.body.as_str()), (403, ""));
+    let a = raw.call("POST", &m("mark_fixed"), &[]);
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (409, "Can't mark a non-broken node as 'Ready'.")
+    );
+    let a = raw.call(
+        "POST",
+        &m("set_storage_layout"),
+        &[("storage_layout", "flat")],
+    );
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (
+            409,
+            "Cannot change the storage layout on a machine that is not Ready."
+        )
+    );
+    // Filters: lower-case status names, MACs checked.
+    assert_eq!(
+        raw.get(&api("machines/?status=new"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        raw.get(&api("machines/?status=ready"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        raw.get(&api("machines/?hostname=nobody")).json(),
+        serde_json::json!([])
+    );
+    let a = raw.get(&api("machines/?mac_address=nonsense"));
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (400, "Invalid parameter: invalid MAC address format")
+    );
+    // Tags: update_nodes adds and removes, and refuses a definition that differs.
+    assert_eq!(
+        raw.call(
+            "POST",
+            &api("tags/"),
+            &[("name", "t1"), ("kernel_opts", "quiet")]
+        )
+        .status,
+        200
+    );
+    let a = raw.call("POST", &api("tags/t1/?op=update_nodes"), &[("add", &sid)]);
+    assert_eq!(a.json(), serde_json::json!({"added": 1, "removed": 0}));
+    assert_eq!(
+        raw.get(&api(&format!("machines/{sid}/"))).json()["tag_names"],
+        serde_json::json!(["t1"])
+    );
+    let a = raw.call(
+        "POST",
+        &api("tags/t1/?op=update_nodes"),
+        &[("definition", "//node"), ("remove", &sid)],
+    );
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (
+            409,
+            "Definition supplied '//node' doesn't match current definition ''"
+        )
+    );
+    let a = raw.call(
+        "POST",
+        &api("tags/t1/?op=update_nodes"),
+        &[("remove", &sid)],
+    );
+    assert_eq!(a.json(), serde_json::json!({"added": 0, "removed": 1}));
+    // Owner data: set, and an empty value removes the key.
+    raw.call("POST", &m("set_owner_data"), &[("a", "1"), ("b", "2")]);
+    let v = raw.call("POST", &m("set_owner_data"), &[("a", "")]).json();
+    assert_eq!(v["owner_data"], serde_json::json!({"b": "2"}));
+    // DELETE answers 204.
+    let a = raw.call("DELETE", &api(&format!("machines/{sid}/")), &[]);
+    assert_eq!(a.status, 204);
+    assert_eq!(raw.get(&api(&format!("machines/{sid}/"))).status, 404);
+}
