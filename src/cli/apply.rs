@@ -33,8 +33,11 @@ pub struct RunArgs {
     /// Nodes of one rack worked on at once [default: 8]
     #[arg(long, value_name = "N")]
     pub rack_concurrency: Option<usize>,
-    /// Retries of a transient error per step [default: 5]
+    /// Retries of a transient error per step: a number (0: none), or `forever` (with the
+    /// capped backoff, until the step's timeout)
+    /// [default: 5]
     #[arg(long, value_name = "N")]
+    #[arg(value_parser = parse_retries)]
     pub retries: Option<u32>,
     /// Stop starting new nodes after N node failures
     #[arg(long, value_name = "N")]
@@ -86,17 +89,48 @@ pub struct DestroyArgs {
     pub run: RunArgs,
 }
 
+/// `--retries`: a number (0: none) or `forever`.
+fn parse_retries(s: &str) -> Result<u32, String> {
+    if s == "forever" {
+        return Ok(crate::execute::RETRY_FOREVER);
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n != crate::execute::RETRY_FOREVER => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a number of retries: give 0 (none), a number such as 5, or `forever`"
+        )),
+    }
+}
+
+/// `retries:` in the settings file: a number or `forever`.
+#[derive(serde::Deserialize, Debug)]
+#[serde(untagged)]
+enum RetriesValue {
+    Count(u32),
+    Word(String),
+}
+
+impl RetriesValue {
+    fn count(&self) -> Result<u32, String> {
+        match self {
+            RetriesValue::Count(n) => parse_retries(&n.to_string()),
+            RetriesValue::Word(w) => parse_retries(w),
+        }
+    }
+}
+
 #[derive(serde::Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields, default)]
 struct ConfigFile {
     concurrency: Option<usize>,
     rack_concurrency: Option<usize>,
-    retries: Option<u32>,
+    retries: Option<RetriesValue>,
     backoff_base_ms: Option<u64>,
     backoff_cap_ms: Option<u64>,
     max_failures: Option<usize>,
     timeouts: HashMap<String, u64>,
     seed: Option<u64>,
+    provisioner: Option<session::ProvisionerConfig>,
 }
 
 /// `90m`, `30s`, `2h`, or plain seconds.
@@ -114,24 +148,43 @@ pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 impl RunArgs {
+    /// The settings file, if one is given.
+    fn file(&self) -> Result<Option<ConfigFile>, CliError> {
+        let Some(p) = &self.config else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            CliError::new(
+                format!("{}: {e}", p.display()),
+                "give a readable settings file",
+            )
+        })?;
+        serde_saphyr::from_str(&text).map(Some).map_err(|e| {
+            CliError::new(
+                format!("{}: {e}", p.display()),
+                "see README, \"Applying\", for the settings",
+            )
+        })
+    }
+
+    /// The settings file's `provisioner:` section, if any.
+    pub fn provisioner(&self) -> Result<Option<session::ProvisionerConfig>, CliError> {
+        Ok(self.file()?.and_then(|c| c.provisioner))
+    }
+
     pub fn settings(&self) -> Result<Settings, CliError> {
         let mut s = Settings::default();
-        if let Some(p) = &self.config {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                CliError::new(
-                    format!("{}: {e}", p.display()),
-                    "give a readable settings file",
-                )
-            })?;
-            let c: ConfigFile = serde_saphyr::from_str(&text).map_err(|e| {
-                CliError::new(
-                    format!("{}: {e}", p.display()),
-                    "see README, \"Applying\", for the settings",
-                )
-            })?;
+        if let (Some(p), Some(c)) = (&self.config, self.file()?) {
             s.concurrency = c.concurrency.unwrap_or(s.concurrency);
             s.rack_concurrency = c.rack_concurrency.unwrap_or(s.rack_concurrency);
-            s.retries = c.retries.unwrap_or(s.retries);
+            if let Some(r) = &c.retries {
+                s.retries = r.count().map_err(|e| {
+                    CliError::new(
+                        format!("{}: retries: {e}", p.display()),
+                        "give a number of retries (0: none) or `forever`",
+                    )
+                })?;
+            }
             if let Some(b) = c.backoff_base_ms {
                 s.backoff.base = Duration::from_millis(b);
             }
@@ -170,10 +223,13 @@ impl RunArgs {
     }
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(mut a: Args) -> CliResult {
     let rt = session::runtime(true);
     let signals = install_signals(&rt)?;
     let settings = a.run.settings()?;
+    if let Some(c) = a.run.provisioner()? {
+        a.plan.provisioner.fill_from(&c);
+    }
     // A single path that is a saved plan: apply exactly it, if still fresh.
     if let [p] = a.paths.as_slice()
         && SavedPlan::looks_like(p)
@@ -218,10 +274,13 @@ fn install_signals(rt: &tokio::runtime::Runtime) -> Result<Signals, CliError> {
     })
 }
 
-pub fn destroy(a: DestroyArgs) -> CliResult {
+pub fn destroy(mut a: DestroyArgs) -> CliResult {
     let rt = session::runtime(true);
     let signals = install_signals(&rt)?;
     let settings = a.run.settings()?;
+    if let Some(c) = a.run.provisioner()? {
+        a.plan.provisioner.fill_from(&c);
+    }
     let (mut planned, lock) = locked_plan(&a.design, &a.plan, &rt)?;
     for n in &a.nodes {
         if planned.loaded.site.node(n).is_some() {
@@ -377,7 +436,11 @@ fn execute_plan(
         }
     }
     let s = &planned.session;
-    let pxe = pa.provisioner.provisioner == session::ProvisionerKind::Pxe;
+    let pxe = pa.provisioner.kind() == session::ProvisionerKind::Pxe;
+    let maas = match pa.provisioner.kind() {
+        session::ProvisionerKind::Maas => Some(pa.provisioner.maas()?),
+        _ => None,
+    };
     let bmc = match (ra.bmc, pxe) {
         (Some(BmcMode::Simulated), true) => {
             return Err(CliError::new(
@@ -406,8 +469,12 @@ fn execute_plan(
     } else {
         None
     };
-    let drivers =
-        crate::service::drivers(s.sim.clone(), &bmc, boot.as_ref().map(|b| b.pxe()).as_ref());
+    let drivers = match maas {
+        Some(m) => crate::service::maas_drivers(m),
+        None => {
+            crate::service::drivers(s.sim.clone(), &bmc, boot.as_ref().map(|b| b.pxe()).as_ref())
+        }
+    };
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mode = ra.progress.unwrap_or(if std::io::stderr().is_terminal() {
@@ -493,4 +560,27 @@ fn execute_plan(
         Outcome::Cancelled => exit::CANCELLED,
         Outcome::Partial | Outcome::Failure => exit::ERROR,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_a_number_with_0_for_none_or_forever() {
+        assert_eq!(parse_retries("0"), Ok(0));
+        assert_eq!(parse_retries("7"), Ok(7));
+        assert_eq!(parse_retries("forever"), Ok(crate::execute::RETRY_FOREVER));
+        for bad in ["-1", "lots", "", "4294967295", "Forever"] {
+            let e = parse_retries(bad).unwrap_err();
+            assert!(e.contains("forever") && e.contains("0 (none)"), "{e}");
+        }
+        let file: ConfigFile = serde_saphyr::from_str("retries: forever\n").unwrap();
+        assert_eq!(
+            file.retries.unwrap().count(),
+            Ok(crate::execute::RETRY_FOREVER)
+        );
+        let file: ConfigFile = serde_saphyr::from_str("retries: 0\n").unwrap();
+        assert_eq!(file.retries.unwrap().count(), Ok(0));
+    }
 }

@@ -37,8 +37,9 @@ pub struct Args {
 
 pub fn run(a: Args) -> CliResult {
     let prov = ProvisionerArgs {
-        provisioner: ProvisionerKind::Pxe,
+        provisioner: Some(ProvisionerKind::Pxe),
         boot_config: Some(a.boot_config.clone()),
+        ..Default::default()
     };
     let config = prov.boot_config()?;
     let loaded = session::load_for(&a.paths, &a.design, ColorChoice::Auto, config.catalog())?;

@@ -179,12 +179,13 @@ pub fn run(a: Args) -> CliResult {
         }
     };
     let prov = ProvisionerArgs {
-        provisioner: if boot_config.is_some() {
+        provisioner: Some(if boot_config.is_some() {
             ProvisionerKind::Pxe
         } else {
             ProvisionerKind::Sim
-        },
+        }),
         boot_config: boot_config.clone(),
+        ..Default::default()
     };
     let boot = boot_config
         .as_ref()

@@ -76,13 +76,32 @@ impl SimArgs {
 }
 
 /// Who provisions the machines.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(clap::ValueEnum, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
 pub enum ProvisionerKind {
     /// The embedded simulator (nothing boots).
     #[default]
     Sim,
     /// drydock itself: its boot service (dnsmasq, iPXE, HTTP) and the nodes' BMCs.
     Pxe,
+    /// A MAAS region (--maas-url, --maas-key), which also drives the machines' power.
+    Maas,
+}
+
+/// `provisioner:` in the executor's settings file (`--config`): what the flags say wins.
+#[derive(serde::Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionerConfig {
+    #[serde(rename = "type")]
+    pub kind: ProvisionerKind,
+    /// MAAS: its URL.
+    pub url: Option<String>,
+    /// MAAS: the key's reference (`env:NAME`, `file:PATH`).
+    pub api_key: Option<String>,
+    /// MAAS: the poll interval.
+    pub poll_ms: Option<u64>,
+    /// PXE: the boot service's settings file.
+    pub boot_config: Option<PathBuf>,
 }
 
 /// `--provisioner` and `--boot-config`, shared by plan, apply, destroy and status.
@@ -90,12 +109,38 @@ pub enum ProvisionerKind {
 pub struct ProvisionerArgs {
     /// Who provisions the machines: the embedded simulator, or drydock's own PXE boot service
     /// (needs --boot-config; drives the real BMCs)
-    #[arg(long, value_enum, default_value_t, env = "DRYDOCK_PROVISIONER")]
-    pub provisioner: ProvisionerKind,
+    /// [default: sim]
+    #[arg(long, value_enum, env = "DRYDOCK_PROVISIONER")]
+    pub provisioner: Option<ProvisionerKind>,
     /// The boot service's settings (YAML: listen, dhcp, agent, images; README, "drydock as
     /// the provisioner")
     #[arg(long, value_name = "FILE", env = "DRYDOCK_BOOT_CONFIG")]
     pub boot_config: Option<PathBuf>,
+    /// The MAAS URL, e.g. http://HOST:5240/MAAS (--provisioner maas)
+    #[arg(long, value_name = "URL", env = "DRYDOCK_MAAS_URL")]
+    pub maas_url: Option<String>,
+    /// The MAAS API key (consumer:token:secret) as a reference: env:NAME or file:PATH, never
+    /// the key itself
+    #[arg(long, value_name = "REF", env = "DRYDOCK_MAAS_KEY")]
+    pub maas_key: Option<String>,
+    /// How often a waiting MAAS step polls (one machine list per interval for all nodes)
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 5000,
+        env = "DRYDOCK_MAAS_POLL_MS"
+    )]
+    pub maas_poll_ms: u64,
+    /// CA bundle (PEM) for the MAAS URL's certificate (https)
+    #[arg(long, value_name = "FILE")]
+    pub maas_ca_bundle: Option<PathBuf>,
+    /// Do not verify the MAAS certificate (warned about)
+    #[arg(long)]
+    pub maas_insecure: bool,
+    /// A commissioning parameter for MAAS, e.g. testing_scripts=none or skip_bmc_config=1
+    /// (repeatable)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub maas_commission: Vec<String>,
 }
 
 impl ProvisionerArgs {
@@ -115,11 +160,104 @@ impl ProvisionerArgs {
         })
     }
 
+    /// Who provisions: the flag (or its environment variable), else the simulator.
+    pub fn kind(&self) -> ProvisionerKind {
+        self.provisioner.unwrap_or_default()
+    }
+
+    /// Fill what the flags left unset from a `provisioner:` section of the settings file.
+    pub fn fill_from(&mut self, c: &ProvisionerConfig) {
+        if self.provisioner.is_none() {
+            self.provisioner = Some(c.kind);
+        }
+        if self.maas_url.is_none() {
+            self.maas_url = c.url.clone();
+        }
+        if self.maas_key.is_none() {
+            self.maas_key = c.api_key.clone();
+        }
+        if self.boot_config.is_none() {
+            self.boot_config = c.boot_config.clone();
+        }
+        if let Some(ms) = c.poll_ms
+            && self.maas_poll_ms == 5000
+        {
+            self.maas_poll_ms = ms;
+        }
+    }
+
+    /// The MAAS driver's settings; an error when the URL or the key is missing.
+    pub fn maas_options(&self) -> Result<crate::driver::maas::MaasOptions, CliError> {
+        let (Some(url), Some(key)) = (&self.maas_url, &self.maas_key) else {
+            return Err(CliError::new(
+                "--provisioner maas needs the MAAS URL and API key",
+                "pass --maas-url http://HOST:5240/MAAS --maas-key env:NAME (or file:PATH) naming the consumer:token:secret key",
+            ));
+        };
+        let key = crate::vocab::Secret::new(key.clone());
+        if key.reference().is_none() {
+            return Err(CliError::new(
+                "--maas-key must be a reference (env:NAME or file:PATH), not the key itself",
+                "put the key in an environment variable or a file readable only by you, and pass env:NAME or file:PATH",
+            ));
+        }
+        let mut o = crate::driver::maas::MaasOptions::new(url, key);
+        o.poll = std::time::Duration::from_millis(self.maas_poll_ms.max(1));
+        o.client.ca_bundle = self.maas_ca_bundle.clone();
+        o.client.insecure = self.maas_insecure;
+        for kv in &self.maas_commission {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                CliError::new(
+                    format!("--maas-commission {kv}: expected KEY=VALUE"),
+                    "e.g. --maas-commission testing_scripts=none (MAAS's commission parameters)",
+                )
+            })?;
+            o.commission.push((k.to_string(), v.to_string()));
+        }
+        Ok(o)
+    }
+
+    /// The MAAS driver (for `--provisioner maas`): one per process, so the machines observed
+    /// for the plan are the ones the apply polls (one machine list serves them all).
+    pub fn maas(&self) -> Result<Arc<crate::driver::maas::Maas>, CliError> {
+        static ONE: std::sync::Mutex<Option<(String, Arc<crate::driver::maas::Maas>)>> =
+            std::sync::Mutex::new(None);
+        let o = self.maas_options()?;
+        let id = format!("{} {:?} {:?}", o.url, o.key, o.poll);
+        let mut one = ONE.lock().expect("maas lock");
+        if let Some((have, m)) = one.as_ref()
+            && *have == id
+        {
+            return Ok(m.clone());
+        }
+        let m = crate::driver::maas::Maas::new(o).map(Arc::new).map_err(|e| {
+            CliError::new(
+                e,
+                "check --maas-url and --maas-key (the reference must name the consumer:token:secret key)",
+            )
+        })?;
+        *one = Some((id, m.clone()));
+        Ok(m)
+    }
+
     /// The images and kernels the provisioner offers (rule DD3001).
     pub fn catalog(&self) -> Result<crate::vocab::Catalog, CliError> {
-        Ok(match self.provisioner {
+        Ok(match self.kind() {
             ProvisionerKind::Sim => Simulator::catalog(),
             ProvisionerKind::Pxe => self.boot_config()?.catalog(),
+            ProvisionerKind::Maas => {
+                let maas = self.maas()?;
+                // On a thread of its own: callers may or may not be inside a runtime.
+                let got = std::thread::spawn(move || runtime(false).block_on(maas.catalog()))
+                    .join()
+                    .map_err(|_| CliError::new("reading the MAAS catalogue failed", "retry"))?;
+                got.map_err(|e| {
+                    CliError::new(
+                        format!("cannot read MAAS's boot resources: {e}"),
+                        "check that MAAS answers at --maas-url and that the key is an admin's",
+                    )
+                })?
+            }
         })
     }
 
@@ -128,12 +266,13 @@ impl ProvisionerArgs {
         &self,
         state_dir: &Path,
     ) -> Result<Option<Arc<dyn crate::driver::Provisioner>>, CliError> {
-        Ok(match self.provisioner {
+        Ok(match self.kind() {
             ProvisionerKind::Sim => None,
             ProvisionerKind::Pxe => Some(Arc::new(
                 crate::driver::pxe::Pxe::observer(state_dir)
                     .map_err(|e| store_error_text(state_dir, e))?,
             )),
+            ProvisionerKind::Maas => Some(self.maas()?),
         })
     }
 }

@@ -48,6 +48,10 @@ pub struct Args {
     color: ColorChoice,
     #[command(flatten)]
     design: DesignArgs,
+    /// Check images and kernels (DD3001) against this provisioner's catalogue (a MAAS's
+    /// imported boot resources with --provisioner maas)
+    #[command(flatten)]
+    provisioner: crate::cli::session::ProvisionerArgs,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -63,7 +67,10 @@ pub fn run(a: Args) -> CliResult {
     let options = Options {
         only: a.rules.clone(),
         skip: a.skip.clone(),
-        catalog: Some(Catalog::simulator()),
+        catalog: Some(match a.provisioner.kind() {
+            crate::cli::session::ProvisionerKind::Sim => Catalog::simulator(),
+            _ => a.provisioner.catalog()?,
+        }),
     };
     let result = validate::validate(&design, &options);
     let rules_run: Vec<&'static str> = validate::all_rules()

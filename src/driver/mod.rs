@@ -17,6 +17,8 @@
 //! a crash half-way, it finds the work done and answers `Done` without redoing it.
 //!
 //! - `sim`: the embedded simulator, the default provisioner, BMC and site services;
+//! - `maas`: a MAAS region through its REST API (provisioner, site services, and the power
+//!   MAAS drives itself);
 //! - `pxe`: drydock as its own provisioner, through its boot service (`crate::boot`);
 //! - `redfish`, `ipmi`, `libvirt`, `manual`: BMC drivers (`oob.type`); `credential` resolves
 //!   BMC credentials, `endpoints` serializes calls to one BMC.
@@ -25,6 +27,7 @@ pub mod credential;
 pub mod endpoints;
 pub mod ipmi;
 pub mod libvirt;
+pub mod maas;
 pub mod manual;
 pub mod pxe;
 pub mod redfish;

@@ -33,6 +33,10 @@ use crate::driver::{NodeSpec, OobDriver, OobKind, Provisioner, SiteDriver};
 use crate::plan::{Action, Plan, StepKind, Task, TaskKind};
 use crate::state::{Event as Rec, Journal, Outcome, StateStore, StoreError};
 
+/// `Settings::retries` that never gives up on a transient error (`--retries forever`: MAAS
+/// SDK's policy for a region that is restarting); the step's timeout still bounds it.
+pub const RETRY_FOREVER: u32 = u32::MAX;
+
 /// Executor settings. Defaults: 32 nodes at once, 8 per rack, 5 retries of a transient error
 /// per step, backoff from 1 s capped at 60 s, the step timeouts of the plan (FORMAT.md's).
 #[derive(Clone, Debug)]
@@ -41,7 +45,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Nodes of one rack worked on at once (a rack's switches and power feed are shared).
     pub rack_concurrency: usize,
-    /// Retries of a transient error, per step.
+    /// Retries of a transient error, per step; [`RETRY_FOREVER`] never gives up (the step's
+    /// timeout still bounds it).
     pub retries: u32,
     pub backoff: Backoff,
     /// Step timeouts overriding the plan's.

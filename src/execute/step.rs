@@ -41,8 +41,11 @@ pub(super) async fn run(
                     });
                 }
                 Err(DriverError::Transient(e)) => {
-                    retries += 1;
-                    if retries > inner.settings.retries {
+                    retries = retries.saturating_add(1);
+                    // RETRY_FOREVER retries with the capped backoff until the step's timeout.
+                    if inner.settings.retries != super::RETRY_FOREVER
+                        && retries > inner.settings.retries
+                    {
                         return Err(TaskEnd::Failed {
                             step: step.kind,
                             error: match inner.settings.retries {

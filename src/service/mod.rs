@@ -128,6 +128,28 @@ pub fn drivers(sim: Arc<Simulator>, bmc: &Bmc, pxe: Option<&PxeBoot>) -> Drivers
     }
 }
 
+/// The drivers of an apply through MAAS: MAAS provisions, runs the site's services and drives
+/// the machines' power and boot itself, whatever their `oob.type`.
+pub fn maas_drivers(m: Arc<crate::driver::maas::Maas>) -> Drivers {
+    use crate::driver::{OobDriver, OobKind};
+    let mut oob: std::collections::HashMap<OobKind, Arc<dyn OobDriver>> =
+        std::collections::HashMap::new();
+    for k in [
+        OobKind::Ipmi,
+        OobKind::Redfish,
+        OobKind::Libvirt,
+        OobKind::Manual,
+    ] {
+        oob.insert(k, m.clone());
+    }
+    Drivers {
+        provisioner: m.clone(),
+        site: m.clone(),
+        oob,
+        default_oob: m,
+    }
+}
+
 /// The BMC drivers by `oob.type`: only `manual` unless `bmc` is real.
 pub fn bmcs(
     bmc: &Bmc,
