@@ -955,7 +955,7 @@ fn validate_checks_images_against_the_maas_catalogue() {
 }
 
 #[test]
-fn retries_forever_never_gives_up_and_a_finite_budget_does() {
+fn retries_0_or_forever_never_give_up_and_a_finite_budget_does() {
     let f = start(ClockMode::Scaled(4000.0));
     let dir = tempfile::tempdir().unwrap();
     let design = demo_in(dir.path());
@@ -998,11 +998,14 @@ fn retries_forever_never_gives_up_and_a_finite_budget_does() {
         "{text}"
     );
     f.set_faults("node-a01", busy());
-    let a = run("forever");
-    let text = out(&a);
-    assert!(a.get_output().status.success(), "{text}");
-    assert_eq!(f.with(|w| w.faults["node-a01"].unavailable), 0);
-    assert_eq!(f.status_of("node-a01"), Some(St::DEPLOYED));
+    for forever in ["0", "forever"] {
+        f.set_faults("node-a01", busy());
+        let a = run(forever);
+        let text = out(&a);
+        assert!(a.get_output().status.success(), "{text}");
+        assert_eq!(f.with(|w| w.faults["node-a01"].unavailable), 0);
+        assert_eq!(f.status_of("node-a01"), Some(St::DEPLOYED));
+    }
 }
 
 #[test]

@@ -33,8 +33,8 @@ pub struct RunArgs {
     /// Nodes of one rack worked on at once [default: 8]
     #[arg(long, value_name = "N")]
     pub rack_concurrency: Option<usize>,
-    /// Retries of a transient error per step: a number (0: none), or `forever` (with the
-    /// capped backoff, until the step's timeout)
+    /// Retries of a transient error per step; 0 or `forever` never gives up (with the capped
+    /// backoff, until the step's timeout), as the MAAS SDK does
     /// [default: 5]
     #[arg(long, value_name = "N")]
     #[arg(value_parser = parse_retries)]
@@ -89,17 +89,14 @@ pub struct DestroyArgs {
     pub run: RunArgs,
 }
 
-/// `--retries`: a number (0: none) or `forever`.
+/// `--retries`: a number, or 0 or `forever` for no limit.
 fn parse_retries(s: &str) -> Result<u32, String> {
     if s == "forever" {
         return Ok(crate::execute::RETRY_FOREVER);
     }
-    match s.parse::<u32>() {
-        Ok(n) if n != crate::execute::RETRY_FOREVER => Ok(n),
-        _ => Err(format!(
-            "`{s}` is not a number of retries: give 0 (none), a number such as 5, or `forever`"
-        )),
-    }
+    s.parse::<u32>().map_err(|_| {
+        format!("`{s}` is not a number of retries: give a number such as 5, or 0 or `forever` to retry until the step's timeout")
+    })
 }
 
 /// `retries:` in the settings file: a number or `forever`.
@@ -181,7 +178,7 @@ impl RunArgs {
                 s.retries = r.count().map_err(|e| {
                     CliError::new(
                         format!("{}: retries: {e}", p.display()),
-                        "give a number of retries (0: none) or `forever`",
+                        "give a number of retries, or 0 or `forever` for no limit",
                     )
                 })?;
             }
@@ -567,13 +564,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retries_are_a_number_with_0_for_none_or_forever() {
-        assert_eq!(parse_retries("0"), Ok(0));
+    fn retries_are_a_number_or_0_or_forever_for_no_limit() {
+        assert_eq!(parse_retries("0"), Ok(crate::execute::RETRY_FOREVER));
         assert_eq!(parse_retries("7"), Ok(7));
         assert_eq!(parse_retries("forever"), Ok(crate::execute::RETRY_FOREVER));
-        for bad in ["-1", "lots", "", "4294967295", "Forever"] {
+        for bad in ["-1", "lots", "", "4294967296", "Forever"] {
             let e = parse_retries(bad).unwrap_err();
-            assert!(e.contains("forever") && e.contains("0 (none)"), "{e}");
+            assert!(e.contains("forever") && e.contains("timeout"), "{e}");
         }
         let file: ConfigFile = serde_saphyr::from_str("retries: forever\n").unwrap();
         assert_eq!(
@@ -581,6 +578,11 @@ mod tests {
             Ok(crate::execute::RETRY_FOREVER)
         );
         let file: ConfigFile = serde_saphyr::from_str("retries: 0\n").unwrap();
-        assert_eq!(file.retries.unwrap().count(), Ok(0));
+        assert_eq!(
+            file.retries.unwrap().count(),
+            Ok(crate::execute::RETRY_FOREVER)
+        );
+        let file: ConfigFile = serde_saphyr::from_str("retries: 3\n").unwrap();
+        assert_eq!(file.retries.unwrap().count(), Ok(3));
     }
 }

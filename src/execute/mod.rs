@@ -33,9 +33,9 @@ use crate::driver::{NodeSpec, OobDriver, OobKind, Provisioner, SiteDriver};
 use crate::plan::{Action, Plan, StepKind, Task, TaskKind};
 use crate::state::{Event as Rec, Journal, Outcome, StateStore, StoreError};
 
-/// `Settings::retries` that never gives up on a transient error (`--retries forever`: MAAS
-/// SDK's policy for a region that is restarting); the step's timeout still bounds it.
-pub const RETRY_FOREVER: u32 = u32::MAX;
+/// `Settings::retries` that never gives up on a transient error (`--retries 0` or `forever`:
+/// the MAAS SDK's policy, for a region that is restarting); the step's timeout still bounds it.
+pub const RETRY_FOREVER: u32 = 0;
 
 /// Executor settings. Defaults: 32 nodes at once, 8 per rack, 5 retries of a transient error
 /// per step, backoff from 1 s capped at 60 s, the step timeouts of the plan (FORMAT.md's).
