@@ -972,6 +972,74 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn signaling_user_data_reports_each_signaling_action_with_its_url_and_key() {
+        let unit = AssetSpec {
+            kind: "unit".into(),
+            path: Some("/etc/systemd/system/x.service".into()),
+            data: Some("[Unit]\n".into()),
+            ..AssetSpec::default()
+        };
+        let pkgs = AssetSpec {
+            kind: "pkg_list".into(),
+            packages: vec![("jq".into(), None)],
+            ..AssetSpec::default()
+        };
+        let ba = BootActionSpec {
+            name: "ba".into(),
+            signaling: true,
+            assets: vec![unit.clone(), pkgs],
+            ..BootActionSpec::default()
+        };
+        let quiet = BootActionSpec {
+            name: "quiet".into(),
+            signaling: false,
+            assets: vec![unit],
+            ..BootActionSpec::default()
+        };
+        let u = user_data_signaling(&node(), &[(&ba, cx()), (&quiet, cx())]).unwrap();
+        let v: Value = serde_json::from_str(u.trim_start_matches("#cloud-config\n")).unwrap();
+        let files = v["write_files"].as_array().unwrap();
+        let script: Vec<&Value> = files
+            .iter()
+            .filter(|f| f["path"] == signal_script_path("ba"))
+            .collect();
+        assert_eq!(script.len(), 1, "{u}");
+        assert!(
+            !files
+                .iter()
+                .any(|f| f["path"] == signal_script_path("quiet"))
+        );
+        assert_eq!(script[0]["permissions"], "0700");
+        let text =
+            String::from_utf8(base64_decode(script[0]["content"].as_str().unwrap()).unwrap())
+                .unwrap();
+        let c = cx();
+        assert!(text.contains(&format!("url='{}'", c.report_url)), "{text}");
+        assert!(text.contains(&format!("key='{}'", c.key)), "{text}");
+        assert!(text.contains("for u in x.service;"), "{text}");
+        assert!(text.contains("for p in jq;"), "{text}");
+        assert!(text.contains("X-Bootaction-Key: $key"), "{text}");
+        // Last: after the units are enabled.
+        let run = v["runcmd"].as_array().unwrap();
+        assert_eq!(run.last().unwrap(), &json!([signal_script_path("ba")]));
+        // The script is sh.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, &text).unwrap();
+        if let Ok(o) = std::process::Command::new("sh").arg("-n").arg(&p).output() {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        // Nothing unquoted-unsafe gets in, and a signaling action needs its URL and key.
+        let mut bad = ba.clone();
+        bad.name = "a'b".into();
+        assert!(user_data_signaling(&node(), &[(&bad, cx())]).is_err());
+        let mut nokey = cx();
+        nokey.key.clear();
+        let e = user_data_signaling(&node(), &[(&ba, nokey)]).unwrap_err();
+        assert!(e.contains("no report URL or key"), "{e}");
+    }
+
+    #[test]
     fn autoinstall_carries_storage_network_and_the_callback() {
         let mut n = node();
         n.hardware.boot_mode = Some("uefi".into());
