@@ -4,7 +4,10 @@
 //! redeploys through release; `destroy` releases; PrepareSite is idempotent and leaves
 //! foreign objects; MAAS's failure modes fail the node with MAAS's reason and a rerun
 //! recovers; a 503 with Retry-After is retried; the key and BMC passwords never appear in
-//! output; the requests follow MAAS's conventions whatever the fake accepts. The fake's clock
+//! output; the requests follow MAAS's conventions whatever the fake accepts; signaling boot
+//! actions are waited for through `--signal-listen` (the test plays the deployed OS with the
+//! report URL and key from the user-data the fake received), a failure signal fails the node,
+//! a wrong key is refused, and without the endpoint the apply is refused. The fake's clock
 //! is the test's (driven explicitly, or scaled for the CLI runs): nothing sleeps.
 
 mod maas_support;

@@ -10,8 +10,9 @@
 //!   Testing), `apply_networking` (`network.rs`), `apply_storage` (`storage.rs`),
 //!   `apply_platform` (the kernel-parameters tag and the design's tags), `deploy` (allocate,
 //!   owner data with the fingerprint, deploy with distro_series/hwe_kernel/user_data, wait for
-//!   Deployed), `update_metadata` (tags and owner data in place), `destroy` (release with
-//!   erase, wait for Ready).
+//!   Deployed), `boot_action_report` (the signals of the signaling boot actions, through the
+//!   boot-action API `apply --signal-listen` runs; refused without one), `update_metadata`
+//!   (tags and owner data in place), `destroy` (release with erase, wait for Ready).
 //! - Observing is in bulk: one `GET /machines/` filtered to the design's hostnames serves
 //!   every node's poll within a poll interval (`Maas::machines`), whatever the number in
 //!   flight.
