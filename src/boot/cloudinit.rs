@@ -1028,6 +1028,44 @@ pub(crate) mod tests {
         std::fs::write(&p, &text).unwrap();
         if let Ok(o) = std::process::Command::new("sh").arg("-n").arg(&p).output() {
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            // Run it with stand-ins for systemctl, dpkg-query and curl: what it would POST.
+            let bin = dir.path().join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            let posted = |enabled: bool| {
+                let stub = |name: &str, body: &str| {
+                    let f = bin.join(name);
+                    std::fs::write(&f, format!("#!/bin/sh\n{body}\n")).unwrap();
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+                };
+                stub("systemctl", if enabled { "exit 0" } else { "exit 1" });
+                stub("dpkg-query", "exit 0");
+                let out = dir.path().join("curl.args");
+                stub(
+                    "curl",
+                    &format!("printf '%s\\n' \"$@\" > {}", out.display()),
+                );
+                let o = std::process::Command::new("sh")
+                    .arg(&p)
+                    .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                let args = std::fs::read_to_string(&out).unwrap();
+                let args: Vec<&str> = args.lines().collect();
+                let at = args.iter().position(|a| *a == "--data").unwrap();
+                assert_eq!(args.last().unwrap(), &c.report_url);
+                assert!(args.contains(&"X-Bootaction-Key: k3y"), "{args:?}");
+                serde_json::from_str::<Value>(args[at + 1]).unwrap()
+            };
+            let ok = posted(true);
+            assert_eq!(ok["status"], "Success");
+            let bad = posted(false);
+            assert_eq!(bad["status"], "Failure");
+            assert_eq!(
+                bad["details"][0]["message"],
+                "boot action ba: unit x.service is not enabled"
+            );
         }
         // Nothing unquoted-unsafe gets in, and a signaling action needs its URL and key.
         let mut bad = ba.clone();

@@ -450,6 +450,12 @@ fn execute_plan(
     if pa.provisioner.kind() == session::ProvisionerKind::Maas && ra.signal_listen.is_none() {
         check_signals(plan)?;
     }
+    if pa.provisioner.kind() != session::ProvisionerKind::Maas && ra.signal_listen.is_some() {
+        return Err(CliError::new(
+            "--signal-listen is for --provisioner maas",
+            "drop it: the PXE provisioner's boot service (--boot-config) takes the signals itself, and the simulator needs none",
+        ));
+    }
     // A saved plan was reviewed when it was made, but applying it changes machines all the
     // same: it is confirmed like a design.
     if !ra.auto_approve {
