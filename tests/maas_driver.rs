@@ -988,10 +988,10 @@ fn retries_0_or_forever_never_give_up_and_a_finite_budget_does() {
     };
     f.set_faults("node-a01", busy());
     let state = dir.path().join("state");
-    let run = |retries: &str| {
+    let run_on = |f: &Running, state: &Path, retries: &str| {
         drydock(
-            &f,
-            &state,
+            f,
+            state,
             &[
                 "apply",
                 d,
@@ -1005,7 +1005,7 @@ fn retries_0_or_forever_never_give_up_and_a_finite_budget_does() {
             ],
         )
     };
-    let a = run("1");
+    let a = run_on(&f, &state, "1");
     let text = out(&a);
     assert!(!a.get_output().status.success(), "{text}");
     assert!(text.contains("gave up after 1 retry"), "{text}");
@@ -1013,10 +1013,13 @@ fn retries_0_or_forever_never_give_up_and_a_finite_budget_does() {
         text.contains("503 No rack controllers can access the BMC"),
         "{text}"
     );
-    f.set_faults("node-a01", busy());
     for forever in ["0", "forever"] {
+        // A MAAS and a state of their own each time: node-a01 is still to deploy (a rerun
+        // on the first would plan nothing and ask MAAS nothing about it).
+        let f = start(ClockMode::Scaled(4000.0));
+        let state = dir.path().join(format!("state-{forever}"));
         f.set_faults("node-a01", busy());
-        let a = run(forever);
+        let a = run_on(&f, &state, forever);
         let text = out(&a);
         assert!(a.get_output().status.success(), "{text}");
         assert_eq!(f.with(|w| w.faults["node-a01"].unavailable), 0);
