@@ -1369,3 +1369,25 @@ fn signaling_boot_actions_without_signal_listen_are_refused_before_anything_runs
     assert!(text.contains("--signal-listen"), "{text}");
     f.with(|w| assert!(w.machines.iter().all(|m| m.user_data.is_none())));
 }
+
+#[test]
+fn a_signaling_deploy_without_a_boot_action_api_is_refused_before_allocation() {
+    let (f, nodes, m) = lab();
+    let n = configured(&f, &m, &nodes, "node-b01");
+    let mut spec = (*n).clone();
+    let mut ba = (*spec.boot_actions[0]).clone();
+    ba.signaling = true;
+    spec.boot_actions[0] = Arc::new(ba);
+    let e = f.rt().block_on(m.deploy(&spec)).unwrap_err().to_string();
+    assert!(
+        e.contains("is signaling") && e.contains("--signal-listen"),
+        "{e}"
+    );
+    assert_eq!(f.status_of("node-b01"), Some(St::READY));
+    let e = f
+        .rt()
+        .block_on(m.boot_action_report(&spec))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--signal-listen"), "{e}");
+}

@@ -888,6 +888,12 @@ impl Provisioner for Maas {
             // A failed deployment from before cannot be redeployed: release it first (§8.2).
             6 | 11 => self.release(node, &sid, false).await,
             4 | 10 => {
+                // Refused before the machine is allocated: nothing would collect the signal.
+                if let Some(a) = node.boot_actions.iter().find(|a| a.signaling)
+                    && self.signals().is_none()
+                {
+                    return Err(permanent(no_signal_endpoint(&node.name, &a.name)));
+                }
                 let m = if u(&m["status"]) == 4 {
                     let v = self
                         .client
