@@ -1391,3 +1391,33 @@ fn a_signaling_deploy_without_a_boot_action_api_is_refused_before_allocation() {
         .to_string();
     assert!(e.contains("--signal-listen"), "{e}");
 }
+
+#[test]
+fn boot_action_signals_that_never_come_fail_the_nodes_at_the_step_timeout() {
+    let f = start(ClockMode::Scaled(4000.0));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let demo = demo_signaling_in(dir.path());
+    let a = drydock(
+        &f,
+        &state,
+        &[
+            "apply",
+            demo.to_str().unwrap(),
+            "--auto-approve",
+            "--progress",
+            "plain",
+            "--signal-listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--timeout",
+            "boot_action_report=1s",
+        ],
+    );
+    let text = out(&a);
+    no_secrets(&text);
+    assert!(!a.get_output().status.success(), "{text}");
+    assert!(
+        text.contains("DeployNode/boot_action_report: boot_action_report timed out after 1s"),
+        "{text}"
+    );
+}
