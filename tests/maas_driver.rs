@@ -1203,21 +1203,26 @@ fn post_signal(url: &str, key: &str, status: &str, message: &str) -> u16 {
 
 /// Play the deployed OS of every machine the fake deployed: once its user-data arrived
 /// (with the deploy call), signal each signaling boot action as `answer(node)` says, after
-/// checking that a wrong key is refused. Until `stop`; the keys seen are returned.
+/// checking that a wrong key is refused. User-data already there at the start is an earlier
+/// apply's and left alone. Until `stop`; the keys seen are returned.
 fn play_os(
     f: &Running,
     stop: &std::sync::atomic::AtomicBool,
     answer: impl Fn(&str) -> (&'static str, &'static str),
 ) -> Vec<String> {
-    let mut done = std::collections::BTreeSet::new();
-    let mut keys = Vec::new();
-    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        let deployed: Vec<(String, String)> = f.with(|w| {
+    let deployed = || -> Vec<(String, String)> {
+        f.with(|w| {
             w.machines
                 .iter()
                 .filter_map(|m| Some((m.hostname.clone(), m.user_data.clone()?)))
                 .collect()
-        });
+        })
+    };
+    // What earlier applies deployed is not this apply's.
+    let mut done: std::collections::BTreeSet<(String, String)> = deployed().into_iter().collect();
+    let mut keys = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let deployed = deployed();
         for (host, ud) in deployed {
             if done.contains(&(host.clone(), ud.clone())) {
                 continue;
@@ -1344,6 +1349,39 @@ fn a_failed_boot_action_fails_its_node_with_the_message() {
         ),
         "{text}"
     );
+    // The rerun deploys node-a01 again (through release), and this time its boot action
+    // succeeds.
+    let before = f.with(|w| {
+        w.machines
+            .iter()
+            .find(|m| m.hostname == "node-a01")
+            .unwrap()
+            .user_data
+            .clone()
+    });
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let a = std::thread::scope(|sc| {
+        let os = sc.spawn(|| play_os(&f, &stop, |_| ("Success", "baseline laid down")));
+        let a = apply_signaling(&f, &state, &demo, free_port());
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        os.join().unwrap();
+        a
+    });
+    let text = out(&a);
+    no_secrets(&text);
+    assert!(a.get_output().status.success(), "{text}");
+    f.with(|w| {
+        let m = w
+            .machines
+            .iter()
+            .find(|m| m.hostname == "node-a01")
+            .unwrap();
+        assert_eq!(m.status, St::DEPLOYED);
+        assert_ne!(
+            m.user_data, before,
+            "node-a01 was deployed again, with a new key"
+        );
+    });
 }
 
 #[test]

@@ -419,6 +419,15 @@ impl BootState {
         Ok(ActionReport::Done)
     }
 
+    /// Whether a signaling boot action of the node's last deploy reported failure.
+    pub fn action_failed(&self, name: &str) -> bool {
+        self.records.get(name).is_some_and(|r| {
+            r.actions
+                .values()
+                .any(|a| a.signaling && a.status == records::ActionStatus::Failure)
+        })
+    }
+
     /// The node and action of a boot-action id.
     pub fn action(&self, id: &str) -> Option<(String, String)> {
         self.action_ids

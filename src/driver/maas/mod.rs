@@ -866,6 +866,16 @@ impl Provisioner for Maas {
         let poll = self.options.poll;
         let fp_matches = s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint;
         match u(&m["status"]) {
+            // Deployed, and a boot action of a deploy before this one (not the one this
+            // process waits for: its signal may come before MAAS says Deployed) reported
+            // failure: deployed again, through release.
+            6 if fp_matches
+                && started != Some(Started::Deploy)
+                && self.signals().is_some_and(|b| b.action_failed(&node.name)) =>
+            {
+                tracing::info!(node = %node.name, "a boot action failed on the deployed machine: releasing it to deploy again");
+                self.release(node, &sid, false).await
+            }
             6 if fp_matches => {
                 self.forget(&node.name);
                 tracing::info!(node = %node.name, "deployed");
