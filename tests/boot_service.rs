@@ -4,7 +4,8 @@
 //! simulator plays the BMC. What it proves: each step waits for the node's own callbacks; a
 //! wrong token, another node's token, an unknown MAC or boot action are refused; the old
 //! node-facing boot-action API works; tokens die when the deploy ends; a failure reported by
-//! the agent fails the deploy with its reason. The real netboot is `tests/netboot.rs`.
+//! the agent fails the deploy with its reason; the boot-action API alone (MAAS sites) takes
+//! signals and serves no netboot. The real netboot is `tests/netboot.rs`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -567,4 +568,86 @@ fn a_hardware_report_without_the_boot_mac_fails_commissioning() {
         400
     );
     let _ = Path::new("");
+}
+
+/// The boot-action API alone (`apply --provisioner maas --signal-listen`): no netboot, no
+/// deploy agent; a deploy is armed, its node signals with the deploy's key, a wrong key is
+/// refused, and the key dies when the report is complete.
+#[test]
+fn the_boot_action_api_alone_takes_signals_and_serves_no_netboot() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("design")).unwrap();
+    std::fs::write(d.join("design/site.yaml"), DESIGN).unwrap();
+    // The fixture's image is the one a boot config would offer.
+    let loaded = drydock::cli::session::load_for(
+        &[d.join("design")],
+        &Default::default(),
+        drydock::cli::ColorChoice::Never,
+        drydock::vocab::Catalog {
+            source: "test".into(),
+            images: vec!["tiny".into()],
+            kernels: drydock::vocab::Catalog::simulator().kernels,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let (site, nodes) = drydock::cli::boot_service::specs(&loaded.site);
+    let port = free_port();
+    let state = Arc::new(
+        BootState::open_signals(
+            &d.join("state"),
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            None,
+        )
+        .unwrap(),
+    );
+    assert!(state.signals_only());
+    let service = rt
+        .block_on(Service::start(state.clone(), &site, &nodes))
+        .unwrap();
+    let addr = service.addr;
+    for path in [
+        "/boot.ipxe",
+        "/boot/mac/52:54:00:90:00:01",
+        "/boot/agent/vmlinuz",
+    ] {
+        assert_eq!(http(addr, "GET", path, &[], b"").0, 404, "{path}");
+    }
+    let n1 = nodes.iter().find(|n| n.name == "n1").unwrap().clone();
+    rt.block_on(state.arm(n1.clone())).unwrap();
+    let (key, _) = state.deploy_token("n1").unwrap();
+    let cx = state.action_context("n1", "signal-me", &key);
+    assert_eq!(
+        cx.report_url,
+        format!(
+            "http://127.0.0.1:{port}/api/v1.0/bootactions/{}",
+            cx.action_id
+        )
+    );
+    assert!(matches!(
+        rt.block_on(state.action_report(&n1)).unwrap(),
+        drydock::boot::ActionReport::Waiting(_)
+    ));
+    let path = format!("/api/v1.0/bootactions/{}", cx.action_id);
+    let ok = br#"{"status": "Success", "details": [{"message": "done", "error": false}]}"#;
+    assert_eq!(
+        http(addr, "POST", &path, &[("X-Bootaction-Key", "wrong")], ok).0,
+        403
+    );
+    assert_eq!(
+        http(addr, "POST", &path, &[("X-Bootaction-Key", &key)], ok).0,
+        201
+    );
+    assert_eq!(
+        rt.block_on(state.action_report(&n1)).unwrap(),
+        drydock::boot::ActionReport::Done
+    );
+    // The deploy ended: its key is dead.
+    assert!(!state.armed("n1"));
+    assert_eq!(
+        http(addr, "POST", &path, &[("X-Bootaction-Key", &key)], ok).0,
+        403
+    );
+    rt.block_on(service.shutdown());
 }

@@ -4,7 +4,10 @@
 //! redeploys through release; `destroy` releases; PrepareSite is idempotent and leaves
 //! foreign objects; MAAS's failure modes fail the node with MAAS's reason and a rerun
 //! recovers; a 503 with Retry-After is retried; the key and BMC passwords never appear in
-//! output; the requests follow MAAS's conventions whatever the fake accepts. The fake's clock
+//! output; the requests follow MAAS's conventions whatever the fake accepts; signaling boot
+//! actions are waited for through `--signal-listen` (the test plays the deployed OS with the
+//! report URL and key from the user-data the fake received), a failure signal fails the node,
+//! a wrong key is refused, and without the endpoint the apply is refused. The fake's clock
 //! is the test's (driven explicitly, or scaled for the CLI runs): nothing sleeps.
 
 mod maas_support;
@@ -23,8 +26,21 @@ const BMC_PASSWORD: &str = "bmc-Pa55word-never-shown";
 const C01_PASSWORD: &str = "c01-Pa55word-never-shown";
 const REDFISH_PASSWORD: &str = "redfish-Pa55word-never-shown";
 
-/// `designs/demo` copied into `dir`, its Redfish password file moved into `dir` too.
+/// `designs/demo` copied into `dir`, its Redfish password file moved into `dir` too, and its
+/// signaling boot action made non-signaling (the signals have tests of their own:
+/// `demo_signaling_in`).
 fn demo_in(dir: &Path) -> std::path::PathBuf {
+    let to = demo_signaling_in(dir);
+    let p = to.join("bootactions.yaml");
+    let t = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("signaling: true", "signaling: false");
+    std::fs::write(&p, t).unwrap();
+    to
+}
+
+/// `designs/demo` as it is (every node has the signaling boot action `site-baseline`).
+fn demo_signaling_in(dir: &Path) -> std::path::PathBuf {
     let to = dir.join("demo");
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("designs/demo"),
@@ -972,10 +988,10 @@ fn retries_0_or_forever_never_give_up_and_a_finite_budget_does() {
     };
     f.set_faults("node-a01", busy());
     let state = dir.path().join("state");
-    let run = |retries: &str| {
+    let run_on = |f: &Running, state: &Path, retries: &str| {
         drydock(
-            &f,
-            &state,
+            f,
+            state,
             &[
                 "apply",
                 d,
@@ -989,7 +1005,7 @@ fn retries_0_or_forever_never_give_up_and_a_finite_budget_does() {
             ],
         )
     };
-    let a = run("1");
+    let a = run_on(&f, &state, "1");
     let text = out(&a);
     assert!(!a.get_output().status.success(), "{text}");
     assert!(text.contains("gave up after 1 retry"), "{text}");
@@ -997,14 +1013,18 @@ fn retries_0_or_forever_never_give_up_and_a_finite_budget_does() {
         text.contains("503 No rack controllers can access the BMC"),
         "{text}"
     );
-    f.set_faults("node-a01", busy());
-    // `--retries 0` and `--retries forever` are the same (the parser's unit test): no limit.
-    f.set_faults("node-a01", busy());
-    let a = run("0");
-    let text = out(&a);
-    assert!(a.get_output().status.success(), "{text}");
-    assert_eq!(f.with(|w| w.faults["node-a01"].unavailable), 0);
-    assert_eq!(f.status_of("node-a01"), Some(St::DEPLOYED));
+    for forever in ["0", "forever"] {
+        // A MAAS and a state of their own each time: node-a01 is still to deploy (a rerun
+        // on the first would plan nothing and ask MAAS nothing about it).
+        let f = start(ClockMode::Scaled(4000.0));
+        let state = dir.path().join(format!("state-{forever}"));
+        f.set_faults("node-a01", busy());
+        let a = run_on(&f, &state, forever);
+        let text = out(&a);
+        assert!(a.get_output().status.success(), "{text}");
+        assert_eq!(f.with(|w| w.faults["node-a01"].unavailable), 0);
+        assert_eq!(f.status_of("node-a01"), Some(St::DEPLOYED));
+    }
 }
 
 #[test]
@@ -1112,5 +1132,330 @@ fn the_settings_file_can_name_the_maas_and_flags_win() {
             .filter(|m| m.status == St::DEPLOYED)
             .count()),
         8
+    );
+}
+
+/// A free port on 127.0.0.1 for the boot-action API (its URL goes into the user-data, so
+/// the port must be known before the apply starts).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What the signal script of a boot action in a user-data says: (action, report URL, key).
+fn signal_targets(user_data_b64: &str) -> Vec<(String, String, String)> {
+    let ud = drydock::boot::cloudinit::base64_decode(user_data_b64).unwrap();
+    let ud = String::from_utf8(ud).unwrap();
+    let doc: Value = serde_json::from_str(ud.strip_prefix("#cloud-config\n").unwrap()).unwrap();
+    let mut out = Vec::new();
+    for f in doc["write_files"].as_array().into_iter().flatten() {
+        let path = f["path"].as_str().unwrap();
+        let Some(action) = path
+            .strip_prefix("/var/lib/drydock/bootactions/")
+            .and_then(|p| p.strip_suffix(".signal"))
+        else {
+            continue;
+        };
+        let script =
+            drydock::boot::cloudinit::base64_decode(f["content"].as_str().unwrap()).unwrap();
+        let script = String::from_utf8(script).unwrap();
+        let var = |name: &str| {
+            script
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}='")))
+                .and_then(|v| v.strip_suffix('\''))
+                .unwrap_or_else(|| panic!("no {name} in {script}"))
+                .to_string()
+        };
+        assert!(
+            doc["runcmd"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!([path])),
+            "the signal script is not run: {ud}"
+        );
+        out.push((action.to_string(), var("url"), var("key")));
+    }
+    out
+}
+
+/// POST a boot-action signal as the deployed node's script does; the HTTP status.
+fn post_signal(url: &str, key: &str, status: &str, message: &str) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let body = serde_json::json!({"status": status, "details": [{"message": message, "error": status == "Failure"}]}).to_string();
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nX-Bootaction-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Play the deployed OS of every machine the fake deployed: once its user-data arrived
+/// (with the deploy call), signal each signaling boot action as `answer(node)` says, after
+/// checking that a wrong key is refused. User-data already there at the start is an earlier
+/// apply's and left alone. Until `stop`; the keys seen are returned.
+fn play_os(
+    f: &Running,
+    stop: &std::sync::atomic::AtomicBool,
+    answer: impl Fn(&str) -> (&'static str, &'static str),
+) -> Vec<String> {
+    let deployed = || -> Vec<(String, String)> {
+        f.with(|w| {
+            w.machines
+                .iter()
+                .filter_map(|m| Some((m.hostname.clone(), m.user_data.clone()?)))
+                .collect()
+        })
+    };
+    // What earlier applies deployed is not this apply's.
+    let mut done: std::collections::BTreeSet<(String, String)> = deployed().into_iter().collect();
+    let mut keys = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let deployed = deployed();
+        for (host, ud) in deployed {
+            if done.contains(&(host.clone(), ud.clone())) {
+                continue;
+            }
+            for (action, url, key) in signal_targets(&ud) {
+                assert_eq!(action, "site-baseline");
+                assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+                let last = if key.ends_with('0') { "1" } else { "0" };
+                let wrong = format!("{}{last}", &key[..key.len() - 1]);
+                assert_eq!(
+                    post_signal(&url, &wrong, "Success", "forged"),
+                    403,
+                    "a wrong key"
+                );
+                assert_eq!(post_signal(&url, "", "Success", "forged"), 403, "no key");
+                let (status, message) = answer(&host);
+                assert_eq!(post_signal(&url, &key, status, message), 201);
+                keys.push(key);
+            }
+            done.insert((host, ud));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    keys
+}
+
+fn apply_signaling(
+    f: &Running,
+    state: &Path,
+    demo: &Path,
+    port: u16,
+) -> assert_cmd::assert::Assert {
+    drydock(
+        f,
+        state,
+        &[
+            "apply",
+            demo.to_str().unwrap(),
+            "--auto-approve",
+            "--progress",
+            "plain",
+            "--signal-listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+    )
+}
+
+#[test]
+fn signaling_boot_actions_are_waited_for_a_wrong_key_is_refused_and_a_rerun_plans_nothing() {
+    let f = start(ClockMode::Scaled(4000.0));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let demo = demo_signaling_in(dir.path());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (a, keys) = std::thread::scope(|sc| {
+        let os = sc.spawn(|| play_os(&f, &stop, |_| ("Success", "baseline laid down")));
+        let a = apply_signaling(&f, &state, &demo, free_port());
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        (a, os.join().unwrap())
+    });
+    let text = out(&a);
+    no_secrets(&text);
+    assert!(a.get_output().status.success(), "{text}");
+    assert_eq!(keys.len(), 8, "one signal per node");
+    for k in &keys {
+        assert!(
+            !text.contains(k.as_str()),
+            "a boot-action key leaked:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("boot-action API listening on 127.0.0.1:"),
+        "{text}"
+    );
+    f.with(|w| {
+        assert!(w.machines.iter().all(|m| m.status == St::DEPLOYED));
+    });
+    // The API stopped with the apply: nothing listens any more.
+    let m0 = f.with(|w| w.machines[0].user_data.clone().unwrap());
+    let (_, url, _) = signal_targets(&m0).remove(0);
+    assert!(std::net::TcpStream::connect(url.split('/').nth(2).unwrap()).is_err());
+    // A rerun (without --signal-listen: nothing is deployed) plans nothing.
+    let a = drydock(
+        &f,
+        &state,
+        &[
+            "apply",
+            demo.to_str().unwrap(),
+            "--auto-approve",
+            "--progress",
+            "plain",
+        ],
+    );
+    let text = out(&a);
+    assert!(a.get_output().status.success(), "{text}");
+    assert!(text.contains("No changes"), "{text}");
+}
+
+#[test]
+fn a_failed_boot_action_fails_its_node_with_the_message() {
+    let f = start(ClockMode::Scaled(4000.0));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let demo = demo_signaling_in(dir.path());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let a = std::thread::scope(|sc| {
+        let os = sc.spawn(|| {
+            play_os(&f, &stop, |n| match n {
+                "node-a01" => ("Failure", "chrony would not start"),
+                _ => ("Success", "baseline laid down"),
+            })
+        });
+        let a = apply_signaling(&f, &state, &demo, free_port());
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        os.join().unwrap();
+        a
+    });
+    let text = out(&a);
+    no_secrets(&text);
+    assert!(!a.get_output().status.success(), "{text}");
+    assert!(
+        text.contains(
+            "boot action site-baseline on node-a01 reported failure: error: chrony would not start"
+        ),
+        "{text}"
+    );
+    // The rerun deploys node-a01 again (through release), and this time its boot action
+    // succeeds.
+    let before = f.with(|w| {
+        w.machines
+            .iter()
+            .find(|m| m.hostname == "node-a01")
+            .unwrap()
+            .user_data
+            .clone()
+    });
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let a = std::thread::scope(|sc| {
+        let os = sc.spawn(|| play_os(&f, &stop, |_| ("Success", "baseline laid down")));
+        let a = apply_signaling(&f, &state, &demo, free_port());
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        os.join().unwrap();
+        a
+    });
+    let text = out(&a);
+    no_secrets(&text);
+    assert!(a.get_output().status.success(), "{text}");
+    f.with(|w| {
+        let m = w
+            .machines
+            .iter()
+            .find(|m| m.hostname == "node-a01")
+            .unwrap();
+        assert_eq!(m.status, St::DEPLOYED);
+        assert_ne!(
+            m.user_data, before,
+            "node-a01 was deployed again, with a new key"
+        );
+    });
+}
+
+#[test]
+fn signaling_boot_actions_without_signal_listen_are_refused_before_anything_runs() {
+    let f = start(ClockMode::Scaled(4000.0));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let demo = demo_signaling_in(dir.path());
+    let a = drydock(
+        &f,
+        &state,
+        &[
+            "apply",
+            demo.to_str().unwrap(),
+            "--auto-approve",
+            "--progress",
+            "plain",
+        ],
+    );
+    let text = out(&a);
+    assert!(!a.get_output().status.success(), "{text}");
+    assert!(text.contains("boot action site-baseline of"), "{text}");
+    assert!(text.contains("--signal-listen"), "{text}");
+    f.with(|w| assert!(w.machines.iter().all(|m| m.user_data.is_none())));
+}
+
+#[test]
+fn a_signaling_deploy_without_a_boot_action_api_is_refused_before_allocation() {
+    let (f, nodes, m) = lab();
+    let n = configured(&f, &m, &nodes, "node-b01");
+    let mut spec = (*n).clone();
+    let mut ba = (*spec.boot_actions[0]).clone();
+    ba.signaling = true;
+    spec.boot_actions[0] = Arc::new(ba);
+    let e = f.rt().block_on(m.deploy(&spec)).unwrap_err().to_string();
+    assert!(
+        e.contains("is signaling") && e.contains("--signal-listen"),
+        "{e}"
+    );
+    assert_eq!(f.status_of("node-b01"), Some(St::READY));
+    let e = f
+        .rt()
+        .block_on(m.boot_action_report(&spec))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--signal-listen"), "{e}");
+}
+
+#[test]
+fn boot_action_signals_that_never_come_fail_the_nodes_at_the_step_timeout() {
+    let f = start(ClockMode::Scaled(4000.0));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let demo = demo_signaling_in(dir.path());
+    let a = drydock(
+        &f,
+        &state,
+        &[
+            "apply",
+            demo.to_str().unwrap(),
+            "--auto-approve",
+            "--progress",
+            "plain",
+            "--signal-listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--timeout",
+            "boot_action_report=1s",
+        ],
+    );
+    let text = out(&a);
+    no_secrets(&text);
+    assert!(!a.get_output().status.success(), "{text}");
+    assert!(
+        text.contains("DeployNode/boot_action_report: boot_action_report timed out after 1s"),
+        "{text}"
     );
 }

@@ -180,6 +180,131 @@ pub fn user_data(
     node: &NodeSpec,
     actions: &[(&BootActionSpec, ActionContext)],
 ) -> Result<String, String> {
+    Ok(cloud_config_text(cloud_config(node, actions)?))
+}
+
+fn cloud_config_text(doc: serde_json::Map<String, Value>) -> String {
+    format!(
+        "#cloud-config\n{}\n",
+        serde_json::to_string_pretty(&Value::Object(doc)).expect("json")
+    )
+}
+
+/// Where the signal script of a boot action is written on the node.
+pub fn signal_script_path(action: &str) -> String {
+    format!("/var/lib/drydock/bootactions/{action}.signal")
+}
+
+/// The user-data of [`user_data`], and for each `signaling: true` boot action a script, run
+/// last by cloud-init, that reports the action's status to `action.report_url` with
+/// `action.key` (header `X-Bootaction-Key`): `Success` when its units are enabled and its
+/// packages installed, else `Failure` with what is missing. For a provisioner that boots the
+/// machine through someone else's installer (MAAS), where nothing of drydock's runs on the
+/// node but cloud-init. The script's first lines are `url='…'` and `key='…'`.
+pub fn user_data_signaling(
+    node: &NodeSpec,
+    actions: &[(&BootActionSpec, ActionContext)],
+) -> Result<String, String> {
+    let mut doc = cloud_config(node, actions)?;
+    let mut files = Vec::new();
+    let mut cmds = Vec::new();
+    for (ba, cx) in actions.iter().filter(|(ba, _)| ba.signaling) {
+        if cx.report_url.is_empty() || cx.key.is_empty() {
+            return Err(format!(
+                "boot action {} is signaling but has no report URL or key",
+                ba.name
+            ));
+        }
+        let script = signal_script(ba, cx)?;
+        let path = signal_script_path(&ba.name);
+        files.push(json!({
+            "path": path,
+            "permissions": "0700",
+            "encoding": "b64",
+            "content": crate::driver::credential::base64(script.as_bytes()),
+            "owner": "root:root",
+        }));
+        cmds.push(json!([path]));
+    }
+    for (k, v) in [("write_files", files), ("runcmd", cmds)] {
+        if v.is_empty() {
+            continue;
+        }
+        match doc.get_mut(k) {
+            Some(Value::Array(a)) => a.extend(v),
+            _ => {
+                doc.insert(k.into(), Value::Array(v));
+            }
+        }
+    }
+    Ok(cloud_config_text(doc))
+}
+
+/// A word put in the signal script unquoted-safe: systemd unit, package and action names.
+fn shell_word(what: &str, w: &str) -> Result<String, String> {
+    if !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@._:+~-".contains(c))
+    {
+        Ok(w.to_string())
+    } else {
+        Err(format!(
+            "{what} `{}` cannot go into the signal script (letters, digits and @._:+~- only)",
+            crate::source::printable(w)
+        ))
+    }
+}
+
+fn signal_script(ba: &BootActionSpec, cx: &ActionContext) -> Result<String, String> {
+    let name = shell_word("boot action name", &ba.name)?;
+    if cx.report_url.contains(['\'', '\\', '\n']) || !cx.report_url.starts_with("http") {
+        return Err(format!(
+            "the report URL of boot action {name} is not a plain URL"
+        ));
+    }
+    let key = shell_word("boot action key", &cx.key)?;
+    let mut units = Vec::new();
+    let mut packages = Vec::new();
+    for a in &ba.assets {
+        match a.kind.as_str() {
+            "unit" => {
+                let p = a.path.as_deref().unwrap_or_default();
+                units.push(shell_word("unit", p.rsplit('/').next().unwrap_or(p))?);
+            }
+            "pkg_list" => {
+                for (p, _) in &a.packages {
+                    packages.push(shell_word("package", p)?);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut s = format!(
+        "#!/bin/sh\nurl='{}'\nkey='{key}'\n# Written by drydock: reports boot action {name}'s status to drydock's boot service.\n# The key dies when the deploy ends.\nstatus=Success\nmessage='boot action {name}: laid down'\n",
+        cx.report_url
+    );
+    if !units.is_empty() {
+        s.push_str(&format!(
+            "for u in {}; do\n  systemctl is-enabled --quiet \"$u\" || {{ status=Failure; message=\"boot action {name}: unit $u is not enabled\"; }}\ndone\n",
+            units.join(" ")
+        ));
+    }
+    if !packages.is_empty() {
+        s.push_str(&format!(
+            "for p in {}; do\n  dpkg-query -W \"$p\" >/dev/null 2>&1 || {{ status=Failure; message=\"boot action {name}: package $p is not installed\"; }}\ndone\n",
+            packages.join(" ")
+        ));
+    }
+    s.push_str(
+        "exec curl -fsS --retry 30 --retry-delay 10 --retry-connrefused -X POST \\\n  -H 'Content-Type: application/json' -H \"X-Bootaction-Key: $key\" \\\n  --data \"{\\\"status\\\": \\\"$status\\\", \\\"details\\\": [{\\\"message\\\": \\\"$message\\\", \\\"error\\\": false}]}\" \"$url\"\n",
+    );
+    Ok(s)
+}
+
+fn cloud_config(
+    node: &NodeSpec,
+    actions: &[(&BootActionSpec, ActionContext)],
+) -> Result<serde_json::Map<String, Value>, String> {
     let mut files = Vec::new();
     let mut units = Vec::new();
     let mut packages: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -259,10 +384,7 @@ pub fn user_data(
         }
         doc.insert("runcmd".into(), Value::Array(cmds));
     }
-    Ok(format!(
-        "#cloud-config\n{}\n",
-        serde_json::to_string_pretty(&Value::Object(doc)).expect("json")
-    ))
+    Ok(doc)
 }
 
 /// The MAC of an interface's slave: the design's (the boot MAC), else the NIC the agent found
@@ -847,6 +969,112 @@ pub(crate) mod tests {
             json!(["systemctl", "enable", "--now", "x.service"])
         );
         assert_eq!(v["packages"], json!([["chrony", "3.5"], "jq"]));
+    }
+
+    #[test]
+    fn signaling_user_data_reports_each_signaling_action_with_its_url_and_key() {
+        let unit = AssetSpec {
+            kind: "unit".into(),
+            path: Some("/etc/systemd/system/x.service".into()),
+            data: Some("[Unit]\n".into()),
+            ..AssetSpec::default()
+        };
+        let pkgs = AssetSpec {
+            kind: "pkg_list".into(),
+            packages: vec![("jq".into(), None)],
+            ..AssetSpec::default()
+        };
+        let ba = BootActionSpec {
+            name: "ba".into(),
+            signaling: true,
+            assets: vec![unit.clone(), pkgs],
+            ..BootActionSpec::default()
+        };
+        let quiet = BootActionSpec {
+            name: "quiet".into(),
+            signaling: false,
+            assets: vec![unit],
+            ..BootActionSpec::default()
+        };
+        let u = user_data_signaling(&node(), &[(&ba, cx()), (&quiet, cx())]).unwrap();
+        let v: Value = serde_json::from_str(u.trim_start_matches("#cloud-config\n")).unwrap();
+        let files = v["write_files"].as_array().unwrap();
+        let script: Vec<&Value> = files
+            .iter()
+            .filter(|f| f["path"] == signal_script_path("ba"))
+            .collect();
+        assert_eq!(script.len(), 1, "{u}");
+        assert!(
+            !files
+                .iter()
+                .any(|f| f["path"] == signal_script_path("quiet"))
+        );
+        assert_eq!(script[0]["permissions"], "0700");
+        let text =
+            String::from_utf8(base64_decode(script[0]["content"].as_str().unwrap()).unwrap())
+                .unwrap();
+        let c = cx();
+        assert!(text.contains(&format!("url='{}'", c.report_url)), "{text}");
+        assert!(text.contains(&format!("key='{}'", c.key)), "{text}");
+        assert!(text.contains("for u in x.service;"), "{text}");
+        assert!(text.contains("for p in jq;"), "{text}");
+        assert!(text.contains("X-Bootaction-Key: $key"), "{text}");
+        // Last: after the units are enabled.
+        let run = v["runcmd"].as_array().unwrap();
+        assert_eq!(run.last().unwrap(), &json!([signal_script_path("ba")]));
+        // The script is sh.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, &text).unwrap();
+        if let Ok(o) = std::process::Command::new("sh").arg("-n").arg(&p).output() {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            // Run it with stand-ins for systemctl, dpkg-query and curl: what it would POST.
+            let bin = dir.path().join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            let posted = |enabled: bool| {
+                let stub = |name: &str, body: &str| {
+                    let f = bin.join(name);
+                    std::fs::write(&f, format!("#!/bin/sh\n{body}\n")).unwrap();
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+                };
+                stub("systemctl", if enabled { "exit 0" } else { "exit 1" });
+                stub("dpkg-query", "exit 0");
+                let out = dir.path().join("curl.args");
+                stub(
+                    "curl",
+                    &format!("printf '%s\\n' \"$@\" > {}", out.display()),
+                );
+                let o = std::process::Command::new("sh")
+                    .arg(&p)
+                    .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                let args = std::fs::read_to_string(&out).unwrap();
+                let args: Vec<&str> = args.lines().collect();
+                let at = args.iter().position(|a| *a == "--data").unwrap();
+                assert_eq!(args.last().unwrap(), &c.report_url);
+                assert!(args.contains(&"X-Bootaction-Key: k3y"), "{args:?}");
+                serde_json::from_str::<Value>(args[at + 1]).unwrap()
+            };
+            let ok = posted(true);
+            assert_eq!(ok["status"], "Success");
+            let bad = posted(false);
+            assert_eq!(bad["status"], "Failure");
+            assert_eq!(
+                bad["details"][0]["message"],
+                "boot action ba: unit x.service is not enabled"
+            );
+        }
+        // Nothing unquoted-unsafe gets in, and a signaling action needs its URL and key.
+        let mut bad = ba.clone();
+        bad.name = "a'b".into();
+        assert!(user_data_signaling(&node(), &[(&bad, cx())]).is_err());
+        let mut nokey = cx();
+        nokey.key.clear();
+        let e = user_data_signaling(&node(), &[(&ba, nokey)]).unwrap_err();
+        assert!(e.contains("no report URL or key"), "{e}");
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl BootConfig {
         }
     }
 
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         for (name, i) in &self.images {
             match i.mode {
                 DeployMode::Image if i.file.is_none() => {

@@ -37,6 +37,9 @@ use crate::vocab::now_ms;
 type S = State<Arc<BootState>>;
 
 pub fn router(state: Arc<BootState>) -> axum::Router {
+    if state.signals_only() {
+        return signal_router(state);
+    }
     axum::Router::new()
         .route("/boot.ipxe", get(chain))
         .route("/boot/mac/{mac}", get(by_mac))
@@ -53,6 +56,18 @@ pub fn router(state: Arc<BootState>) -> axum::Router {
             "/api/v1/installer/{node}/{token}/{file}",
             get(installer_seed),
         )
+        .route(
+            "/api/v1.0/bootactions/nodes/{node}/{kind}",
+            get(action_assets),
+        )
+        .route("/api/v1.0/bootactions/{id}", post(action_signal))
+        .with_state(state)
+}
+
+/// The boot-action API alone, for a provisioner that boots machines itself (MAAS): nothing
+/// here netboots a machine or hands out a deploy agent.
+pub fn signal_router(state: Arc<BootState>) -> axum::Router {
+    axum::Router::new()
         .route(
             "/api/v1.0/bootactions/nodes/{node}/{kind}",
             get(action_assets),
@@ -116,7 +131,9 @@ async fn by_mac(State(s): S, Path(mac): Path<String>) -> Response {
                 ipxe::installer(&url, &node.name, name, &seed, &c.installer_args),
             );
         }
-        let (k, i) = s.agent_artifacts();
+        let Some((k, i)) = s.agent_artifacts() else {
+            return text(StatusCode::NOT_FOUND, "no deploy agent here\n");
+        };
         let mac = crate::boot::normal_mac(node.boot_mac.as_deref().unwrap_or(&mac));
         tracing::info!(node = %node.name, "handing out the deploy agent's boot script");
         let _ = s
@@ -206,7 +223,9 @@ fn stream_file(a: &crate::boot::Artifact) -> Response {
 }
 
 async fn agent_file(State(s): S, Path(file): Path<String>) -> Response {
-    let (k, i) = s.agent_artifacts();
+    let Some((k, i)) = s.agent_artifacts() else {
+        return text(StatusCode::NOT_FOUND, "no deploy agent here\n");
+    };
     match file.as_str() {
         "vmlinuz" => artifact(k),
         "initramfs.gz" => artifact(i),
@@ -256,7 +275,9 @@ async fn installer_file(State(s): S, Path((name, part)): Path<(String, String)>)
 }
 
 async fn sums(State(s): S) -> Response {
-    let (k, i) = s.agent_artifacts();
+    let Some((k, i)) = s.agent_artifacts() else {
+        return text(StatusCode::NOT_FOUND, "no deploy agent here\n");
+    };
     let mut out = format!(
         "{}  agent/vmlinuz\n{}  agent/initramfs.gz\n",
         k.sha256, i.sha256

@@ -104,7 +104,9 @@ pub struct BootState {
     deploys: Mutex<HashMap<String, Deploy>>,
     /// Boot-action id → (node, action).
     action_ids: Mutex<HashMap<String, (String, String)>>,
-    agent: (Artifact, Artifact),
+    /// The deploy agent's kernel and initramfs; none for the boot-action API alone
+    /// ([`BootState::open_signals`]).
+    agent: Option<(Artifact, Artifact)>,
     images: Mutex<BTreeMap<PathBuf, Artifact>>,
 }
 
@@ -116,17 +118,50 @@ pub fn normal_mac(mac: &str) -> String {
 impl BootState {
     /// Open the records for writing and load the agent's artifacts.
     pub fn open(state_dir: &Path, config: BootConfig) -> Result<BootState, String> {
-        let boot_dir = dir(state_dir);
-        let records = Records::open(&boot_dir).map_err(|e| e.to_string())?;
         let load = |p: &Path, what: &str| {
             Artifact::load(p, true).map_err(|e| {
                 format!("the deploy agent's {what}: {e} (scripts/build-agent.sh builds it; set agent.{what} in the boot config)")
             })
         };
-        let agent = (
+        let agent = Some((
             load(&config.agent.kernel, "kernel")?,
             load(&config.agent.initramfs, "initramfs")?,
-        );
+        ));
+        BootState::with_agent(state_dir, config, agent)
+    }
+
+    /// Open the records for the boot-action API alone, listening on `listen` and reached by
+    /// nodes at `url` (default `http://LISTEN`): what `apply --provisioner maas
+    /// --signal-listen` runs so deployed nodes can signal their boot actions. No deploy
+    /// agent, no images, no dnsmasq.
+    pub fn open_signals(
+        state_dir: &Path,
+        listen: std::net::SocketAddr,
+        url: Option<String>,
+    ) -> Result<BootState, String> {
+        let config = BootConfig {
+            listen,
+            url,
+            dhcp: None,
+            agent: config::AgentConfig {
+                kernel: PathBuf::new(),
+                initramfs: PathBuf::new(),
+                kernel_args: String::new(),
+            },
+            images: BTreeMap::new(),
+            boot_timeout_secs: 0,
+        };
+        config.check()?;
+        BootState::with_agent(state_dir, config, None)
+    }
+
+    fn with_agent(
+        state_dir: &Path,
+        config: BootConfig,
+        agent: Option<(Artifact, Artifact)>,
+    ) -> Result<BootState, String> {
+        let boot_dir = dir(state_dir);
+        let records = Records::open(&boot_dir).map_err(|e| e.to_string())?;
         let mut action_ids = HashMap::new();
         for (name, r) in records.all() {
             for (a, rec) in r.actions {
@@ -187,8 +222,14 @@ impl BootState {
         (t.site.clone(), t.by_name.values().cloned().collect())
     }
 
-    pub fn agent_artifacts(&self) -> (&Artifact, &Artifact) {
-        (&self.agent.0, &self.agent.1)
+    /// The deploy agent's kernel and initramfs (none for the boot-action API alone).
+    pub fn agent_artifacts(&self) -> Option<(&Artifact, &Artifact)> {
+        self.agent.as_ref().map(|(k, i)| (k, i))
+    }
+
+    /// Whether this serves the boot-action API alone (no deploy agent, no netboot).
+    pub fn signals_only(&self) -> bool {
+        self.agent.is_none()
     }
 
     /// An image file (hashed once per file and modification).
@@ -333,6 +374,60 @@ impl BootState {
         ok
     }
 
+    /// Where the signals of a deployed node's `signaling: true` boot actions stand: all
+    /// `Success` ends the deploy (the token dies); a `Failure` ends it too and says why, with
+    /// the node's messages; anything else is still waited for (the caller's step timeout
+    /// bounds the wait). The PXE and MAAS provisioners' BootActionReport.
+    pub async fn action_report(&self, node: &NodeSpec) -> Result<ActionReport, String> {
+        let rec = self.records.get(&node.name).unwrap_or_default();
+        let mut waiting = Vec::new();
+        for a in node.boot_actions.iter().filter(|a| a.signaling) {
+            let name = &a.name;
+            match rec.actions.get(name) {
+                Some(a) if a.status == records::ActionStatus::Success => {}
+                Some(a) if a.status == records::ActionStatus::Failure => {
+                    self.disarm(&node.name).await?;
+                    return Ok(ActionReport::Failed(format!(
+                        "boot action {name} on {} reported failure: {}",
+                        node.name,
+                        if a.messages.is_empty() {
+                            "(no message)".to_string()
+                        } else {
+                            a.messages.join("; ")
+                        }
+                    )));
+                }
+                Some(a) => waiting.push(format!("{name} ({:?})", a.status).to_lowercase()),
+                None => {
+                    return Err(format!(
+                        "boot action {name} of {} is not part of its recorded deploy; redeploy the node",
+                        node.name
+                    ));
+                }
+            }
+        }
+        if !waiting.is_empty() {
+            return Ok(ActionReport::Waiting(format!(
+                "{}: waiting for the boot-action signals of {}",
+                node.name,
+                waiting.join(", ")
+            )));
+        }
+        if rec.token_hash.is_some() || self.armed(&node.name) {
+            self.disarm(&node.name).await?;
+        }
+        Ok(ActionReport::Done)
+    }
+
+    /// Whether a signaling boot action of the node's last deploy reported failure.
+    pub fn action_failed(&self, name: &str) -> bool {
+        self.records.get(name).is_some_and(|r| {
+            r.actions
+                .values()
+                .any(|a| a.signaling && a.status == records::ActionStatus::Failure)
+        })
+    }
+
     /// The node and action of a boot-action id.
     pub fn action(&self, id: &str) -> Option<(String, String)> {
         self.action_ids
@@ -359,6 +454,17 @@ impl BootState {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// What [`BootState::action_report`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionReport {
+    /// Every signaling boot action reported success (or there are none).
+    Done,
+    /// Some have not reported their final status: what is waited for.
+    Waiting(String),
+    /// One reported failure: why, with its messages.
+    Failed(String),
 }
 
 /// A boot action's id for one deploy of one node (26 hex digits, like the old ULIDs' length).

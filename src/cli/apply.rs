@@ -56,6 +56,20 @@ pub struct RunArgs {
     /// CA bundle (PEM) for Redfish BMC certificates, site-wide (a node's oob.ca_bundle wins)
     #[arg(long, value_name = "FILE")]
     pub bmc_ca_bundle: Option<PathBuf>,
+    /// --provisioner maas: where the boot-action API listens while the apply runs, so the
+    /// deployed nodes can signal their `signaling: true` boot actions (an address they
+    /// reach; required when the plan deploys such a node)
+    #[arg(long, value_name = "ADDR:PORT", env = "DRYDOCK_SIGNAL_LISTEN")]
+    pub signal_listen: Option<std::net::SocketAddr>,
+    /// --provisioner maas: the URL the nodes reach the boot-action API at
+    /// [default: http://ADDR:PORT of --signal-listen]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DRYDOCK_SIGNAL_URL",
+        requires = "signal_listen"
+    )]
+    pub signal_url: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -375,6 +389,28 @@ fn checkpoint(s: &session::Session) -> Result<(), CliError> {
     })
 }
 
+/// Under MAAS without `--signal-listen`: refuse a plan that deploys a node with a signaling
+/// boot action before anything is done (nothing would collect its signal).
+fn check_signals(plan: &crate::plan::Plan) -> Result<(), CliError> {
+    use crate::plan::Action;
+    for n in &plan.nodes {
+        if !matches!(n.action, Action::Deploy | Action::Redeploy) {
+            continue;
+        }
+        let Some(d) = &n.desired else { continue };
+        if let Some(a) = d.boot_actions.iter().find(|a| a.signaling) {
+            return Err(CliError::new(
+                format!(
+                    "boot action {} of {} is signaling, and nothing would collect its signal",
+                    a.name, n.node
+                ),
+                "pass --signal-listen ADDR:PORT (an address the deployed nodes reach; --signal-url if they reach it by another name) so drydock waits for the signals, or set `signaling: false` on the boot action",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn execute_plan(
     planned: Planned,
     lock: crate::state::lock::SiteLock,
@@ -410,6 +446,15 @@ fn execute_plan(
             .map_err(|e| CliError::new(e, "check the state directory and retry"))?;
         checkpoint(s)?;
         return Ok(exit::OK);
+    }
+    if pa.provisioner.kind() == session::ProvisionerKind::Maas && ra.signal_listen.is_none() {
+        check_signals(plan)?;
+    }
+    if pa.provisioner.kind() != session::ProvisionerKind::Maas && ra.signal_listen.is_some() {
+        return Err(CliError::new(
+            "--signal-listen is for --provisioner maas",
+            "drop it: the PXE provisioner's boot service (--boot-config) takes the signals itself, and the simulator needs none",
+        ));
     }
     // A saved plan was reviewed when it was made, but applying it changes machines all the
     // same: it is confirmed like a design.
@@ -466,7 +511,26 @@ fn execute_plan(
     } else {
         None
     };
-    let drivers = match maas {
+    // Under MAAS the boot-action API alone runs for as long as the apply does, when asked for.
+    let signal_api = match (&maas, ra.signal_listen) {
+        (Some(m), Some(listen)) => {
+            let r = rt.block_on(crate::cli::boot_service::start_signals(
+                &planned.loaded.site,
+                &s.state_dir,
+                listen,
+                ra.signal_url.clone(),
+            ))?;
+            m.set_signals(Some(r.service.state.clone()));
+            eprintln!(
+                "boot-action API listening on {} (nodes signal to {})",
+                r.service.addr,
+                r.service.state.config.url()
+            );
+            Some(r)
+        }
+        _ => None,
+    };
+    let drivers = match maas.clone() {
         Some(m) => crate::service::maas_drivers(m),
         None => {
             crate::service::drivers(s.sim.clone(), &bmc, boot.as_ref().map(|b| b.pxe()).as_ref())
@@ -534,6 +598,12 @@ fn execute_plan(
         r
     });
     if let Some(b) = boot {
+        rt.block_on(b.stop());
+    }
+    if let Some(b) = signal_api {
+        if let Some(m) = &maas {
+            m.set_signals(None);
+        }
         rt.block_on(b.stop());
     }
     let result = result.map_err(|e| {

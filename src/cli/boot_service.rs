@@ -61,6 +61,49 @@ impl Running {
     }
 }
 
+fn lock(state_dir: &Path, command: &str) -> Result<crate::state::lock::SiteLock, CliError> {
+    let boot_dir = crate::boot::dir(state_dir);
+    match crate::state::lock::acquire(&boot_dir, command) {
+        Ok(l) => Ok(l),
+        Err(crate::state::lock::LockError::Held(h)) => Err(CliError::new(
+            format!("the boot service of this site already runs: {h}"),
+            "one process at a time runs a site's boot service: stop `drydock serve` while an apply with --provisioner pxe or --signal-listen runs (the apply runs its own), and start it again after",
+        )),
+        Err(e) => Err(CliError::new(e, "check the state directory's permissions")),
+    }
+}
+
+/// Take the boot lock and start the boot-action API alone for `site` (`apply --provisioner
+/// maas --signal-listen`): no deploy agent, no images, no dnsmasq.
+pub async fn start_signals(
+    site: &Site,
+    state_dir: &Path,
+    listen: std::net::SocketAddr,
+    url: Option<String>,
+) -> Result<Running, CliError> {
+    let lock = lock(state_dir, "drydock apply (boot-action API)")?;
+    let state = BootState::open_signals(state_dir, listen, url).map_err(|e| {
+        CliError::new(
+            format!("cannot open the boot-action API: {e}"),
+            "check --signal-url (plain http://) and the state directory",
+        )
+    })?;
+    let (site_spec, nodes) = specs(site);
+    let service = Service::start(Arc::new(state), &site_spec, &nodes)
+        .await
+        .map_err(|e| {
+            CliError::new(
+                e,
+                "pass a --signal-listen address of this host and a free port",
+            )
+        })?;
+    Ok(Running {
+        service,
+        catalog: crate::vocab::Catalog::simulator(),
+        _lock: lock,
+    })
+}
+
 /// Take the boot lock and start the boot service for `site`.
 pub async fn start(
     site: &Site,
@@ -68,17 +111,7 @@ pub async fn start(
     config: crate::boot::BootConfig,
     command: &str,
 ) -> Result<Running, CliError> {
-    let boot_dir = crate::boot::dir(state_dir);
-    let lock = match crate::state::lock::acquire(&boot_dir, command) {
-        Ok(l) => l,
-        Err(crate::state::lock::LockError::Held(h)) => {
-            return Err(CliError::new(
-                format!("the boot service of this site already runs: {h}"),
-                "one process at a time runs a site's boot service: stop `drydock serve` while an apply with --provisioner pxe runs (the apply runs its own), and start it again after",
-            ));
-        }
-        Err(e) => return Err(CliError::new(e, "check the state directory's permissions")),
-    };
+    let lock = lock(state_dir, command)?;
     let catalog = config.catalog();
     let state = BootState::open(state_dir, config).map_err(|e| {
         CliError::new(

@@ -242,6 +242,8 @@ pub fn run(a: Args) -> CliResult {
         progress: None,
         bmc: Some(bmc),
         bmc_ca_bundle: a.bmc_ca_bundle.clone(),
+        signal_listen: None,
+        signal_url: None,
     };
     let settings = run.settings()?;
     let audit_path = a

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::boot::records::{ActionStatus, Records, Stage};
-use crate::boot::{BootState, script};
+use crate::boot::records::{Records, Stage};
+use crate::boot::{ActionReport, BootState, script};
 use crate::driver::{
     BootDevice, DriverError, DriverResult, Machine, NodeSpec, OobDriver, OobKind, PowerAction,
     Progress, Provisioner, SiteDriver, SiteSpec,
@@ -444,54 +444,16 @@ impl Provisioner for Pxe {
     }
 
     async fn boot_action_report(&self, node: &NodeSpec) -> DriverResult<Progress> {
-        let boot = self.boot()?;
-        let signaling: Vec<&str> = node
-            .boot_actions
-            .iter()
-            .filter(|a| a.signaling)
-            .map(|a| a.name.as_str())
-            .collect();
-        let rec = self.records().get(&node.name).unwrap_or_default();
-        let mut waiting = Vec::new();
-        for name in &signaling {
-            match rec.actions.get(*name) {
-                Some(a) if a.status == ActionStatus::Success => {}
-                Some(a) if a.status == ActionStatus::Failure => {
-                    boot.disarm(&node.name)
-                        .await
-                        .map_err(DriverError::Permanent)?;
-                    return Err(permanent(format!(
-                        "boot action {name} on {} reported failure: {}",
-                        node.name,
-                        if a.messages.is_empty() {
-                            "(no message)".to_string()
-                        } else {
-                            a.messages.join("; ")
-                        }
-                    )));
-                }
-                Some(a) => waiting.push(format!("{name} ({:?})", a.status).to_lowercase()),
-                None => {
-                    return Err(permanent(format!(
-                        "boot action {name} of {} is not part of its recorded deploy; redeploy the node",
-                        node.name
-                    )));
-                }
-            }
+        match self
+            .boot()?
+            .action_report(node)
+            .await
+            .map_err(DriverError::Permanent)?
+        {
+            ActionReport::Done => Ok(Progress::Done),
+            ActionReport::Waiting(what) => pending(what),
+            ActionReport::Failed(why) => Err(permanent(why)),
         }
-        if !waiting.is_empty() {
-            return pending(format!(
-                "{}: waiting for the boot-action signals of {}",
-                node.name,
-                waiting.join(", ")
-            ));
-        }
-        if rec.token_hash.is_some() || boot.armed(&node.name) {
-            boot.disarm(&node.name)
-                .await
-                .map_err(DriverError::Permanent)?;
-        }
-        Ok(Progress::Done)
     }
 
     async fn update_metadata(&self, node: &NodeSpec) -> DriverResult<Progress> {

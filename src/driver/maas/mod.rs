@@ -10,8 +10,9 @@
 //!   Testing), `apply_networking` (`network.rs`), `apply_storage` (`storage.rs`),
 //!   `apply_platform` (the kernel-parameters tag and the design's tags), `deploy` (allocate,
 //!   owner data with the fingerprint, deploy with distro_series/hwe_kernel/user_data, wait for
-//!   Deployed), `update_metadata` (tags and owner data in place), `destroy` (release with
-//!   erase, wait for Ready).
+//!   Deployed), `boot_action_report` (the signals of the signaling boot actions, through the
+//!   boot-action API `apply --signal-listen` runs; refused without one), `update_metadata`
+//!   (tags and owner data in place), `destroy` (release with erase, wait for Ready).
 //! - Observing is in bulk: one `GET /machines/` filtered to the design's hostnames serves
 //!   every node's poll within a poll interval (`Maas::machines`), whatever the number in
 //!   flight.
@@ -105,6 +106,11 @@ pub struct Maas {
     tags: tokio::sync::Mutex<Option<BTreeMap<String, String>>>,
     /// The nodes whose interfaces this process has changed (their listed view may be stale).
     net_touched: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The boot-action API nodes signal to (`apply --signal-listen`): each deploy of a node
+    /// with signaling boot actions is armed there (a one-time key, the actions' ids), the
+    /// user-data carries the report URLs and the key, and BootActionReport waits for the
+    /// signals. None: such a deploy is refused.
+    signals: std::sync::RwLock<Option<Arc<crate::boot::BootState>>>,
 }
 
 fn permanent(s: impl Into<String>) -> DriverError {
@@ -113,6 +119,13 @@ fn permanent(s: impl Into<String>) -> DriverError {
 
 fn pending(after: Duration, what: String) -> DriverResult<Progress> {
     Ok(Progress::Pending { after, what })
+}
+
+/// A signaling boot action without a boot-action API to signal to.
+pub fn no_signal_endpoint(node: &str, action: &str) -> String {
+    format!(
+        "boot action {action} of {node} is signaling, but no boot-action endpoint collects signals: pass --signal-listen ADDR:PORT (an address the deployed nodes reach) to apply, or set `signaling: false`"
+    )
 }
 
 pub(crate) fn s(v: &Value) -> &str {
@@ -189,7 +202,18 @@ impl Maas {
             net: Default::default(),
             tags: Default::default(),
             net_touched: Default::default(),
+            signals: Default::default(),
         })
+    }
+
+    /// Collect boot-action signals through `boot` (its HTTP service runs elsewhere, as long
+    /// as the deploys do); None stops collecting them.
+    pub fn set_signals(&self, boot: Option<Arc<crate::boot::BootState>>) {
+        *self.signals.write().expect("signals lock") = boot;
+    }
+
+    fn signals(&self) -> Option<Arc<crate::boot::BootState>> {
+        self.signals.read().expect("signals lock").clone()
     }
 
     pub fn poll(&self) -> Duration {
@@ -536,24 +560,56 @@ impl Maas {
 
     /// The cloud-init user-data delivering the boot actions' files (their pipelines and
     /// templates applied), units (enabled) and packages, the SSH keys and repositories: the
-    /// boot service's renderer. Signals are not collected under MAAS, so `action.key` and
-    /// `action.report_url` render empty.
-    pub fn user_data(node: &NodeSpec) -> DriverResult<String> {
+    /// boot service's renderer. Without signaling boot actions `action.key` and
+    /// `action.report_url` render empty; with them `signals` is the armed deploy's boot
+    /// service, the templates see its report URLs and key, and a script per signaling
+    /// action reports its status (`cloudinit::user_data_signaling`).
+    pub fn user_data(
+        node: &NodeSpec,
+        signals: Option<&crate::boot::BootState>,
+    ) -> DriverResult<String> {
         let actions: Vec<_> = node
             .boot_actions
             .iter()
             .map(|ba| {
-                let cx = crate::boot::cloudinit::ActionContext {
-                    key: String::new(),
-                    report_url: String::new(),
-                    action_id: format!("{}-{}", node.name, ba.name),
-                    design_ref: ba.digest.clone(),
+                let cx = match signals {
+                    Some(b) => {
+                        let key = b.deploy_token(&node.name).map(|(k, _)| k);
+                        b.action_context(&node.name, &ba.name, key.as_deref().unwrap_or(""))
+                    }
+                    None => crate::boot::cloudinit::ActionContext {
+                        key: String::new(),
+                        report_url: String::new(),
+                        action_id: format!("{}-{}", node.name, ba.name),
+                        design_ref: ba.digest.clone(),
+                    },
                 };
                 (ba.as_ref(), cx)
             })
             .collect();
-        crate::boot::cloudinit::user_data(node, &actions)
-            .map_err(|e| permanent(format!("the user-data of {}: {e}", node.name)))
+        match signals {
+            Some(_) => crate::boot::cloudinit::user_data_signaling(node, &actions),
+            None => crate::boot::cloudinit::user_data(node, &actions),
+        }
+        .map_err(|e| permanent(format!("the user-data of {}: {e}", node.name)))
+    }
+
+    /// Arm a deploy of `node` on the boot-action API when it has signaling boot actions: a
+    /// new key (the one before dies), new action ids. An error when no API is configured.
+    async fn arm_signals(
+        &self,
+        node: &NodeSpec,
+    ) -> DriverResult<Option<Arc<crate::boot::BootState>>> {
+        let Some(a) = node.boot_actions.iter().find(|a| a.signaling) else {
+            return Ok(None);
+        };
+        let Some(boot) = self.signals() else {
+            return Err(permanent(no_signal_endpoint(&node.name, &a.name)));
+        };
+        boot.arm(Arc::new(node.clone()))
+            .await
+            .map_err(DriverError::Permanent)?;
+        Ok(Some(boot))
     }
 
     /// The catalogue of images (series) and kernels MAAS has imported, for DD3001.
@@ -810,6 +866,16 @@ impl Provisioner for Maas {
         let poll = self.options.poll;
         let fp_matches = s(&m["owner_data"][FINGERPRINT_KEY]) == node.fingerprint;
         match u(&m["status"]) {
+            // Deployed, and a boot action of a deploy before this one (not the one this
+            // process waits for: its signal may come before MAAS says Deployed) reported
+            // failure: deployed again, through release.
+            6 if fp_matches
+                && started != Some(Started::Deploy)
+                && self.signals().is_some_and(|b| b.action_failed(&node.name)) =>
+            {
+                tracing::info!(node = %node.name, "a boot action failed on the deployed machine: releasing it to deploy again");
+                self.release(node, &sid, false).await
+            }
             6 if fp_matches => {
                 self.forget(&node.name);
                 tracing::info!(node = %node.name, "deployed");
@@ -832,6 +898,12 @@ impl Provisioner for Maas {
             // A failed deployment from before cannot be redeployed: release it first (§8.2).
             6 | 11 => self.release(node, &sid, false).await,
             4 | 10 => {
+                // Refused before the machine is allocated: nothing would collect the signal.
+                if let Some(a) = node.boot_actions.iter().find(|a| a.signaling)
+                    && self.signals().is_none()
+                {
+                    return Err(permanent(no_signal_endpoint(&node.name, &a.name)));
+                }
                 let m = if u(&m["status"]) == 4 {
                     let v = self
                         .client
@@ -850,9 +922,10 @@ impl Provisioner for Maas {
                 if let Some(k) = &node.platform.kernel {
                     f.push(kv("hwe_kernel", k));
                 }
+                let signals = self.arm_signals(node).await?;
                 f.push(kv(
                     "user_data",
-                    credential::base64(Maas::user_data(node)?.as_bytes()),
+                    credential::base64(Maas::user_data(node, signals.as_deref())?.as_bytes()),
                 ));
                 self.op(&sid, "deploy", &f).await?;
                 self.start(&node.name, Started::Deploy);
@@ -869,10 +942,21 @@ impl Provisioner for Maas {
     }
 
     async fn boot_action_report(&self, node: &NodeSpec) -> DriverResult<Progress> {
-        if node.boot_actions.iter().any(|a| a.signaling) {
-            tracing::info!(node = %node.name, "the MAAS provisioner delivers boot actions in user-data; their signals are not collected");
+        let Some(a) = node.boot_actions.iter().find(|a| a.signaling) else {
+            return Ok(Progress::Done);
+        };
+        let Some(boot) = self.signals() else {
+            return Err(permanent(no_signal_endpoint(&node.name, &a.name)));
+        };
+        match boot
+            .action_report(node)
+            .await
+            .map_err(DriverError::Permanent)?
+        {
+            crate::boot::ActionReport::Done => Ok(Progress::Done),
+            crate::boot::ActionReport::Waiting(what) => pending(self.options.poll, what),
+            crate::boot::ActionReport::Failed(why) => Err(permanent(why)),
         }
-        Ok(Progress::Done)
     }
 
     async fn update_metadata(&self, node: &NodeSpec) -> DriverResult<Progress> {
