@@ -17,8 +17,16 @@ pub async fn gather(
 ) -> Result<Observed, DriverError> {
     let names: Vec<String> = site.nodes.iter().map(|n| n.name.v.clone()).collect();
     let machines = provisioner.observe(&names).await?;
+    let links: Vec<String> = site.links.iter().map(|l| l.name.v.clone()).collect();
+    let cidrs: Vec<String> = site
+        .networks
+        .iter()
+        .filter_map(|n| n.cidr.as_ref().map(|c| c.v.to_string()))
+        .collect();
+    let foreign = provisioner.foreign(&links, &cidrs).await?;
     let mut observed = Observed {
         source: provisioner.name().to_string(),
+        foreign,
         site: journal.site.clone(),
         site_generation: journal.epoch,
         ..Observed::default()

@@ -626,6 +626,28 @@ fn prepare_site_is_idempotent_minimal_and_leaves_foreign_objects() {
     assert!(writes.is_empty(), "a second PrepareSite wrote: {writes:?}");
     let after = world(&f);
     assert_eq!(before["fabrics"], after["fabrics"]);
+    // The plan lists what the design does not name (observed through the driver).
+    let links: Vec<String> = site.links.iter().map(|l| l.name.clone()).collect();
+    let cidrs: Vec<String> = site
+        .networks
+        .iter()
+        .filter_map(|n| n.cidr.clone())
+        .collect();
+    let foreign = f
+        .rt()
+        .block_on(drydock::driver::Provisioner::foreign(&m2, &links, &cidrs))
+        .unwrap();
+    assert!(
+        foreign.contains(&"MAAS fabric someone-elses".to_string())
+            && foreign.contains(&"MAAS subnet 192.168.77.0/24".to_string()),
+        "{foreign:?}"
+    );
+    assert!(
+        !foreign
+            .iter()
+            .any(|o| links.iter().any(|l| o.ends_with(&format!(" {l}")))),
+        "a designed link is not foreign: {foreign:?}"
+    );
     assert!(
         after["fabrics"]
             .as_array()

@@ -137,6 +137,7 @@ fn all_deployed(site: &Site) -> Observed {
         site: Some(snapshot::site(site)),
         site_generation: 1,
         source: "test".into(),
+        foreign: Vec::new(),
     }
 }
 
@@ -1499,4 +1500,31 @@ fn nodes_with_nothing_to_do_carry_no_desired_state() {
         p.nodes.iter().all(|n| n.desired.is_none()),
         "NoOp nodes stay small"
     );
+}
+
+#[test]
+fn foreign_site_objects_are_listed_and_change_nothing() {
+    let mut observed = all_deployed(demo());
+    let before = plan_demo(&observed);
+    observed.foreign = vec![
+        "MAAS fabric lab-7".into(),
+        "MAAS subnet 192.168.77.0/24".into(),
+    ];
+    let p = plan_demo(&observed);
+    assert!(!p.has_changes(), "{}", human(&p));
+    assert_eq!(p.tasks, before.tasks);
+    assert_eq!(p.foreign, observed.foreign);
+    let text = human(&p);
+    assert!(
+        text.contains(
+            "Not in the design, left alone: MAAS fabric lab-7, MAAS subnet 192.168.77.0/24."
+        ),
+        "{text}"
+    );
+    // Without foreign objects the plan's JSON has no `foreign` key (old saved plans still read).
+    let json = serde_json::to_value(&before).unwrap();
+    assert!(json.get("foreign").is_none());
+    let back: Plan = serde_json::from_value(json).unwrap();
+    assert!(back.foreign.is_empty());
+    assert!(serde_json::to_value(&p).unwrap()["foreign"].is_array());
 }

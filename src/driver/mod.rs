@@ -116,6 +116,12 @@ pub struct Inventory {
 #[async_trait::async_trait]
 pub trait Provisioner: Send + Sync {
     fn name(&self) -> &str;
+    /// Site-level objects the provisioner holds that the design does not name (`links`: the
+    /// design's link names, `cidrs`: its networks' CIDRs), e.g. `fabric lab-7`: PrepareSite
+    /// leaves them alone and the plan lists them. Most provisioners hold none.
+    async fn foreign(&self, _links: &[String], _cidrs: &[String]) -> DriverResult<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// The machines the provisioner knows, by node name.
     async fn observe(&self, nodes: &[String]) -> DriverResult<BTreeMap<String, Machine>>;
     /// Find (or enlist) the machine behind the node.

@@ -118,6 +118,9 @@ pub struct Observed {
     pub site_generation: u64,
     /// Who reported this (e.g. `simulator`), for messages.
     pub source: String,
+    /// Site-level objects the provisioner holds that the design does not name (left alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign: Vec<String>,
 }
 
 impl Observed {

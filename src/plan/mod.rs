@@ -164,6 +164,10 @@ pub struct Plan {
     pub untargeted: usize,
     /// The task graph, in an order that respects dependencies.
     pub tasks: Vec<Task>,
+    /// Site-level objects the provisioner holds that the design does not name: never
+    /// deleted, listed so the operator knows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign: Vec<String>,
 }
 
 /// Counts for the summary line.
@@ -240,6 +244,7 @@ pub fn plan(site: &Valid<Site>, observed: &Observed, options: &Options) -> Plan 
         nodes,
         untargeted,
         tasks,
+        foreign: observed.foreign.clone(),
     }
 }
 
@@ -327,5 +332,6 @@ pub fn destroy(
         nodes: changes,
         untargeted: 0,
         tasks,
+        foreign: Vec::new(),
     })
 }

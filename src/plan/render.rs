@@ -207,5 +207,15 @@ pub fn human(plan: &Plan, style: &Style) -> String {
     if plan.has_changes() {
         out.push_str(&format!("{} tasks.\n", plan.tasks.len()));
     }
+    if !plan.foreign.is_empty() {
+        out.push_str(&format!(
+            "Not in the design, left alone: {}.\n",
+            plan.foreign
+                .iter()
+                .map(|f| printable(f).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     out
 }

@@ -690,6 +690,26 @@ impl Provisioner for Maas {
         "maas"
     }
 
+    /// The fabrics and subnets MAAS has that the design does not name (PrepareSite never
+    /// deletes them).
+    async fn foreign(&self, links: &[String], cidrs: &[String]) -> DriverResult<Vec<String>> {
+        let ix = self.net_index(true).await?;
+        let mut out: Vec<String> = ix
+            .fabrics
+            .keys()
+            .filter(|f| !links.contains(f))
+            .map(|f| format!("MAAS fabric {f}"))
+            .collect();
+        out.extend(
+            ix.subnets
+                .keys()
+                .filter(|c| !cidrs.contains(c))
+                .map(|c| format!("MAAS subnet {c}")),
+        );
+        out.sort();
+        Ok(out)
+    }
+
     async fn observe(&self, nodes: &[String]) -> DriverResult<BTreeMap<String, Machine>> {
         self.names
             .lock()
