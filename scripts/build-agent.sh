@@ -11,7 +11,7 @@ kroot="${1:?usage: build-agent.sh KERNEL_ROOT OUT_DIR}"
 out="${2:?usage: build-agent.sh KERNEL_ROOT OUT_DIR}"
 vmlinuz="$(ls "$kroot"/boot/vmlinuz-* | head -1)"
 moddir="$(ls -d "$kroot"/lib/modules/* | head -1)"
-# Load order matters: the package has no modules.dep (NETBOOT.md).
+# Load order matters: the package has no modules.dep.
 modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover
 net_failover virtio_net virtio_blk dm-mod fat vfat nls_cp437 nls_ascii nls_iso8859-1"
 tools="/usr/sbin/sfdisk /usr/sbin/mke2fs /usr/sbin/lvm /sbin/wipefs /sbin/mkfs.fat"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the netboot tests need (../shared/NETBOOT.md): QEMU and libvirt from
+# Installs what the netboot tests need (README, "The netboot tests"): QEMU and libvirt from
 # bookworm-backports (per package, through a private apt configuration under $DRYDOCK_PEERS/apt, so
 # /etc/apt is left alone), iPXE, OVMF, dnsmasq, busybox, sfdisk, e2fsprogs, LVM, cloud-init (for
 # `cloud-init schema`), cpio; sushy-tools and VirtualBMC in a venv that sees python3-libvirt; the

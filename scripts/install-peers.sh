@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real BMC peers that the driver tests start (../shared/PEERS.md, tests/peers_support):
+# Installs the real BMC peers that the driver tests start (README, "Two commands"; tests/peers_support):
 # OpenIPMI's ipmi_sim, ipmitool, openssl and curl from Debian, and sushy-emulator (with bcrypt for
 # its htpasswd file) in a venv at $DRYDOCK_PEERS/venv (default .peers/venv). For the service's
 # tests: PostgreSQL (the tests start a private cluster, tests/pg_support), Chromium and its

@@ -5,11 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real BMC peers for the driver tests (../shared/PEERS.md): apt-get and a venv under .peers/, each
+# Real BMC peers for the driver tests (README, "Two commands"): apt-get and a venv under .peers/, each
 # only when missing. Validation, planning and the simulator need nothing beyond cargo.
 export DRYDOCK_PEERS="${DRYDOCK_PEERS:-$PWD/.peers}"
 ./scripts/install-peers.sh
-# The netboot peers (../shared/NETBOOT.md): QEMU, libvirt, dnsmasq, iPXE, OVMF, cloud-init, the
+# The netboot peers (README, "The netboot tests"): QEMU, libvirt, dnsmasq, iPXE, OVMF, cloud-init, the
 # cloud kernel, sushy-tools and VirtualBMC, and the deploy agent's initramfs.
 ./scripts/install-netboot.sh
 

@@ -209,9 +209,12 @@ fn the_format_reference_matches_the_schemas() {
 fn the_readme_does_not_send_readers_outside_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    assert!(
-        !readme.contains("../shared"),
-        "README.md links outside the repository"
-    );
     assert!(readme.contains("docs/format.md"));
+    for doc in ["README.md", "ARCHITECTURE.md", "docs/format.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        assert!(
+            !text.contains("../shared"),
+            "{doc} links outside the repository"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The MAAS fake keeps MAAS's semantics (`../shared/MAAS.md` §9), checked with raw HTTP
+//! The MAAS fake keeps MAAS's semantics (as MAAS's own source defines them), checked with raw HTTP
 //! requests so drydock's client plays no part: OAuth refusals with their exact texts and the
 //! challenge header, `op=` dispatch and its 400s and 405s, the 404 catch-all and the
 //! trailing-slash rule (and the partition detail URL's exception), form bodies (urlencoded,

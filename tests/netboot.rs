@@ -1,4 +1,4 @@
-//! drydock as its own provisioner, proven by real netboots (`../shared/NETBOOT.md`): QEMU TCG
+//! drydock as its own provisioner, proven by real netboots (README, "The netboot tests"): QEMU TCG
 //! virtual machines in a network namespace the test makes, booted through drydock's own dnsmasq,
 //! iPXE and HTTP service, driven through real BMC protocols (sushy-tools' libvirt driver for
 //! Redfish, VirtualBMC for IPMI), deployed by drydock's deploy agent.

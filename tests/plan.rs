@@ -211,7 +211,7 @@ fn assert_dependency_order(p: &Plan) {
     assert!(graph::graph(&p.tasks).is_ok(), "the tasks form a DAG");
 }
 
-/// FORMAT.md's default step timeouts, in minutes, written out again rather than read from
+/// The old implementation's default step timeouts, in minutes, written out again rather than read from
 /// `StepKind`, so that a changed table fails here.
 fn format_md_timeout(k: StepKind) -> u64 {
     match k {

@@ -63,7 +63,7 @@ pub struct DhcpConfig {
     #[serde(default = "dns_port")]
     pub dns_port: u16,
     /// An IPv6 prefix to advertise (router advertisement), e.g. `fd77::`: without one iPXE
-    /// waits ~13 s for IPv6 on every boot (NETBOOT.md).
+    /// waits ~13 s for IPv6 on every boot.
     pub ipv6_ra: Option<String>,
     /// The dnsmasq binary.
     #[serde(default = "dnsmasq")]

@@ -4,7 +4,7 @@
 //! in the state directory, restarted when it dies, restarted with the new configuration when
 //! the design changes, stopped with the service).
 //!
-//! What the configuration says (NETBOOT.md has why): a `dhcp-range` per DHCP range of every
+//! What the configuration says (README, "drydock as the provisioner", has why): a `dhcp-range` per DHCP range of every
 //! PXE network (a `static` range when a network has none, so designed addresses are handed out),
 //! the router and DNS options of each, a `dhcp-host` per node (boot MAC → its static address on
 //! the PXE network, or a dynamic one) tagged `drydock`, DNS host records for every node, iPXE

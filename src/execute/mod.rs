@@ -38,7 +38,7 @@ use crate::state::{Event as Rec, Journal, Outcome, StateStore, StoreError};
 pub const RETRY_FOREVER: u32 = 0;
 
 /// Executor settings. Defaults: 32 nodes at once, 8 per rack, 5 retries of a transient error
-/// per step, backoff from 1 s capped at 60 s, the step timeouts of the plan (FORMAT.md's).
+/// per step, backoff from 1 s capped at 60 s, the step timeouts of the plan (the old implementation's).
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Nodes worked on at once (site tasks do not count).

@@ -2,7 +2,7 @@
 //! Drydock's rules, keeping every value's source location. The result is lowered to the model
 //! like any document. This module knows the merge policy of each field and nothing else.
 //!
-//! The rules (FORMAT.md, "The effective design"):
+//! The rules (docs/format.md, "Inheritance"):
 //! - scalar: the child's value wins; `'!'` (or `-1` for a number) unsets it; a null or absent
 //!   child value inherits;
 //! - list: the child's entries, then the parent's not removed by a child entry `'!x'`;

@@ -141,7 +141,7 @@ impl StepKind {
         }
     }
 
-    /// Default timeout in minutes (FORMAT.md: identify 10, configure hardware 30, apply
+    /// Default timeout in minutes (the old implementation's: identify 10, configure hardware 30, apply
     /// networking/storage/platform 5, deploy 45, boot action final status 15, destroy 30,
     /// anything else 5).
     pub fn default_timeout_minutes(self) -> u64 {

@@ -1,4 +1,4 @@
-//! A MAAS region API (REST 2.0) fake that keeps MAAS's semantics as `../shared/MAAS.md` reads
+//! A MAAS region API (REST 2.0) fake that keeps MAAS's semantics as we read
 //! them from MAAS's source: OAuth PLAINTEXT with nonces and timestamps, `op=` dispatch and its
 //! 400s, the 404 catch-all and the trailing-slash rules (the partition detail URL has none),
 //! form bodies (urlencoded and multipart, repeated keys), the NODE_STATUS machine with its

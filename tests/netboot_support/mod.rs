@@ -1,4 +1,4 @@
-//! A netboot lab for the end-to-end tests (`../shared/NETBOOT.md`): a network namespace made by
+//! A netboot lab for the end-to-end tests (README, "The netboot tests"): a network namespace made by
 //! the test with a bridge (10.77.0.1/24, fd77::1/64) and no uplink; libvirtd started by the test
 //! inside it (monolithic, as root without systemd: its qemu.conf bind-mounted over the system's
 //! in a private mount namespace); QEMU TCG virtual machines defined on the bridge, each with a
@@ -28,7 +28,7 @@ pub const BMC_PASSWORD: &str = "netboot-pw";
 /// How often a waiting check looks again (short: these are events, not delays).
 const POLL: Duration = Duration::from_millis(50);
 
-const QEMU_CONF: &str = "# Written by tests/netboot_support: libvirt as root without systemd (NETBOOT.md).\n\
+const QEMU_CONF: &str = "# Written by tests/netboot_support: libvirt as root without systemd.\n\
 user = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = \"none\"\n\
 namespaces = [ ]\ncgroup_controllers = [ ]\nstdio_handler = \"file\"\n";
 

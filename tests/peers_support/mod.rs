@@ -1,4 +1,4 @@
-//! Real BMC peers for the driver tests (`../shared/PEERS.md`): sushy-emulator (Redfish, fake
+//! Real BMC peers for the driver tests (README, "Two commands"): sushy-emulator (Redfish, fake
 //! driver, HTTPS with a certificate from a CA generated per instance, basic auth) and OpenIPMI's
 //! `ipmi_sim` (IPMI over lanplus, chassis power and boot device kept in files), each started as a
 //! child process on 127.0.0.1 with a free port and a temporary directory of its own, and killed
@@ -133,7 +133,7 @@ fn missing(name: &str, where_: &str) -> ! {
     panic!(
         "the test peer `{name}` is not installed ({where_})\n\
          help: run ./scripts/test.sh once: it installs the BMC emulators the driver tests need \
-         (see ../shared/PEERS.md), then `cargo test` finds them"
+         (README, "Two commands"), then `cargo test` finds them"
     )
 }
 
