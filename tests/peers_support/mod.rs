@@ -133,7 +133,7 @@ fn missing(name: &str, where_: &str) -> ! {
     panic!(
         "the test peer `{name}` is not installed ({where_})\n\
          help: run ./scripts/test.sh once: it installs the BMC emulators the driver tests need \
-         (README, "Two commands"), then `cargo test` finds them"
+         (README, \"Two commands\"), then `cargo test` finds them"
     )
 }
 
