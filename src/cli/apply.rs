@@ -78,6 +78,30 @@ pub enum BmcMode {
     Simulated,
 }
 
+/// The BMC drivers to run: `--bmc` as given, else real when drydock boots the machines itself
+/// (`pxe`), else simulated. `--bmc simulated` with drydock booting real machines is refused.
+pub fn bmc(
+    given: Option<BmcMode>,
+    ca_bundle: Option<PathBuf>,
+    pxe: bool,
+) -> Result<crate::service::Bmc, CliError> {
+    let mode = match (given, pxe) {
+        (Some(BmcMode::Simulated), true) => {
+            return Err(CliError::new(
+                "drydock's PXE boot service boots real machines and cannot run with --bmc simulated",
+                "drop --bmc simulated (the PXE provisioner drives the nodes' BMCs), or use the simulator provisioner",
+            ));
+        }
+        (Some(b), _) => b,
+        (None, true) => BmcMode::Real,
+        (None, false) => BmcMode::Simulated,
+    };
+    Ok(match mode {
+        BmcMode::Real => crate::service::Bmc::Real { ca_bundle },
+        BmcMode::Simulated => crate::service::Bmc::Simulated,
+    })
+}
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A design (files or directories), or a plan file saved by `drydock plan --out`
@@ -483,23 +507,7 @@ fn execute_plan(
         session::ProvisionerKind::Maas => Some(pa.provisioner.maas()?),
         _ => None,
     };
-    let bmc = match (ra.bmc, pxe) {
-        (Some(BmcMode::Simulated), true) => {
-            return Err(CliError::new(
-                "--provisioner pxe boots real machines and cannot run with --bmc simulated",
-                "drop --bmc simulated (the PXE provisioner drives the nodes' BMCs), or use the simulator provisioner",
-            ));
-        }
-        (Some(b), _) => b,
-        (None, true) => BmcMode::Real,
-        (None, false) => BmcMode::Simulated,
-    };
-    let bmc = match bmc {
-        BmcMode::Real => crate::service::Bmc::Real {
-            ca_bundle: ra.bmc_ca_bundle.clone(),
-        },
-        BmcMode::Simulated => crate::service::Bmc::Simulated,
-    };
+    let bmc = bmc(ra.bmc, ra.bmc_ca_bundle.clone(), pxe)?;
     // The PXE provisioner's boot service runs for as long as the apply does.
     let boot = if pxe {
         Some(crate::cli::boot_service::start_for_apply(

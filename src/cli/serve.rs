@@ -16,7 +16,7 @@ use crate::cli::boot_service::{self, Running};
 use crate::cli::session::{self, ProvisionerArgs, ProvisionerKind, SimArgs};
 use crate::cli::signals::{self, Signals};
 use crate::cli::{CliError, CliResult, exit};
-use crate::service::{Backend, Bmc, Config};
+use crate::service::{Backend, Config};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -220,17 +220,7 @@ pub fn run(a: Args) -> CliResult {
     let state_dir = session::state_dir(a.state.or(file.state).as_deref(), &loaded.site);
     crate::state::create_dir(&state_dir).map_err(|e| session::store_error(&state_dir, e))?;
     let sim = a.sim.config(&loaded.site)?;
-    let bmc = match (a.bmc, boot.is_some()) {
-        (Some(BmcMode::Simulated), true) => {
-            return Err(bad(
-                "--boot-config makes drydock the provisioner of real machines and cannot run with --bmc simulated",
-                "drop --bmc simulated (the PXE provisioner drives the nodes' BMCs)",
-            ));
-        }
-        (Some(b), _) => b,
-        (None, true) => BmcMode::Real,
-        (None, false) => BmcMode::Simulated,
-    };
+    let bmc = crate::cli::apply::bmc(a.bmc, a.bmc_ca_bundle.clone(), boot.is_some())?;
     let run = RunArgs {
         auto_approve: true,
         config: a.executor_config.or(file.executor_config),
@@ -240,7 +230,7 @@ pub fn run(a: Args) -> CliResult {
         max_failures: None,
         timeout: Vec::new(),
         progress: None,
-        bmc: Some(bmc),
+        bmc: a.bmc,
         bmc_ca_bundle: a.bmc_ca_bundle.clone(),
         signal_listen: None,
         signal_url: None,
@@ -320,12 +310,7 @@ pub fn run(a: Args) -> CliResult {
                 None => Backend::File,
             },
             sim,
-            bmc: match bmc {
-                BmcMode::Real => Bmc::Real {
-                    ca_bundle: run.bmc_ca_bundle.clone(),
-                },
-                BmcMode::Simulated => Bmc::Simulated,
-            },
+            bmc,
             pxe,
             settings,
             instance,

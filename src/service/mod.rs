@@ -700,12 +700,15 @@ impl Service {
         Ok(self.request(id).expect("journaled"))
     }
 
-    /// Observe the site: through the leader's simulator, or a read-only view of its world.
+    /// Observe the site: through the boot service's records when drydock provisions, else
+    /// through the leader's simulator, or a read-only view of its world.
     async fn observe(&self, site: &Site, journal: &Journal) -> Result<Observed, String> {
         if let Some(pxe) = &self.0.cfg.pxe {
+            // Observing reads only the boot records: no BMC driver is needed (nor built, on
+            // every read of the API).
             let p = crate::driver::pxe::Pxe::new(
                 pxe.state.clone(),
-                bmcs(&self.0.cfg.bmc),
+                Default::default(),
                 Arc::new(crate::driver::manual::Manual),
                 pxe.health.clone(),
             );
